@@ -1,0 +1,94 @@
+"""Small pieces shared by the activation modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from acts.spec import Param
+
+
+def per_channel(p: Tensor | float, x: Tensor) -> Tensor | float:
+    """View a parameter so it broadcasts over dimension 1 of ``x`` (``nn.PReLU``'s
+    layout). A float or a one-element tensor broadcasts as it is."""
+    if not isinstance(p, Tensor) or p.numel() == 1:
+        return p.reshape(()) if isinstance(p, Tensor) else p
+    if x.dim() < 2:
+        if x.dim() == 1 and x.shape[0] == p.numel():
+            return p  # a single sample of C features
+        raise ValueError(f"a per-channel parameter of {p.numel()} channels needs an input with a channel dimension 1, got shape {tuple(x.shape)}")
+    if x.shape[1] != p.numel():
+        raise ValueError(f"input has {x.shape[1]} channels at dimension 1, the parameter {p.numel()}")
+    return p.reshape((1, -1) + (1,) * (x.dim() - 2))
+
+
+def channel_index(x: Tensor) -> Tensor:
+    """The channel (dimension 1, or 0 for a 1-d input) index of every element of ``x``,
+    shaped to broadcast against it."""
+    dim = 1 if x.dim() >= 2 else 0
+    if x.dim() == 0:
+        return torch.zeros((), dtype=torch.long, device=x.device)
+    idx = torch.arange(x.shape[dim], device=x.device)
+    return idx.reshape((-1,) + (1,) * (x.dim() - dim - 1))
+
+
+def reduce_to(grad: Tensor, param: Tensor) -> Tensor:
+    """Sum a broadcast gradient back to the shape of the parameter it belongs to
+    (a scalar, or C channels at dimension 1)."""
+    if grad.shape == param.shape:
+        return grad
+    if param.numel() == 1:
+        return grad.sum().reshape(param.shape)
+    dims = [d for d in range(grad.dim()) if d != (1 if grad.dim() >= 2 else 0)]
+    return grad.sum(dim=dims).reshape(param.shape)
+
+
+class ActivationModule(nn.Module):
+    """A thin ``nn.Module`` over a functional form, in the style of timm: it holds the
+    parameters a spec declares (trainable ones as ``nn.Parameter``, fixed ones as
+    floats) and an ``inplace`` flag, and calls the functional form."""
+
+    params: ClassVar[tuple[Param, ...]] = ()
+    fn: ClassVar[Callable[..., Tensor]]
+    fn_inplace: ClassVar[Callable[..., Tensor] | None] = None
+
+    def __init__(self, *, channels: int = 1, inplace: bool = False, **values: float) -> None:
+        super().__init__()
+        known = {p.name for p in self.params}
+        unknown = set(values) - known
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unknown parameter(s) {sorted(unknown)}; it takes {sorted(known)}")
+        if inplace and self.fn_inplace is None:
+            raise TypeError(f"{type(self).__name__} has no in-place variant")
+        if channels != 1 and not any(p.per_channel for p in self.params):
+            raise TypeError(f"{type(self).__name__} has no per-channel parameter; channels must be 1")
+        self.inplace = inplace
+        self.channels = channels
+        self._fixed: dict[str, float] = {}
+        for p in self.params:
+            value = float(values.get(p.name, p.default))
+            if p.trainable:
+                shape = (channels,) if p.per_channel else ()
+                setattr(self, p.name, nn.Parameter(torch.full(shape, value)))
+            else:
+                self._fixed[p.name] = value
+
+    def param_values(self) -> dict[str, Any]:
+        return {p.name: self._fixed[p.name] if p.name in self._fixed else getattr(self, p.name) for p in self.params}
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.inplace:
+            assert self.fn_inplace is not None
+            return type(self).fn_inplace(x, **self.param_values())
+        return type(self).fn(x, **self.param_values())
+
+    def extra_repr(self) -> str:
+        parts = [f"{k}={v:g}" for k, v in self._fixed.items()]
+        if self.channels != 1:
+            parts.append(f"channels={self.channels}")
+        if self.inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)

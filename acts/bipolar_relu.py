@@ -1,0 +1,120 @@
+"""Bipolar ReLU: ReLU on even channels, its mirror image on odd channels.
+
+    f(x)_c = max(x_c, 0)    c even
+             min(x_c, 0)    c odd
+
+Eidnes & Nøkland, "Shifting Mean Activation Towards Zero with Bipolar Activation
+Functions", ICLR 2018 workshop, arXiv:1709.04054.
+
+The alternation runs over the channel (feature) index, dimension 1, never over the
+batch: each sample sees the same function. A hand-written ``autograd.Function``: the
+derivative is recovered from the output alone (y != 0 exactly where the active side
+is taken), so the in-place variant saves nothing but the output and really frees the
+input in training. At the kink the derivative is 0 on both channel kinds, which lies
+in the subdifferential ([0, 1]) and matches ``torch.relu``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from acts._util import ActivationModule, channel_index
+from acts.registry import register
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+
+
+def reference(x: Tensor) -> Tensor:
+    even = channel_index(x) % 2 == 0
+    return torch.where(even, torch.relu(x), -torch.relu(-x))
+
+
+def _forward(x: Tensor) -> Tensor:
+    even = channel_index(x) % 2 == 0
+    return torch.where(even, x.clamp(min=0), x.clamp(max=0))
+
+
+def _active(y: Tensor) -> Tensor:
+    """Where the derivative is 1, recovered from the output."""
+    return (y != 0).to(y.dtype)
+
+
+class BipolarReLUFunction(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return _forward(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(output)
+        ctx.save_for_forward(output)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return grad_out * _active(y)
+
+    @staticmethod
+    def jvp(ctx: Any, x_t: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return x_t * _active(y)
+
+
+class BipolarReLUInplaceFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        even = channel_index(x) % 2 == 0
+        x.copy_(torch.where(even, x.clamp(min=0), x.clamp(max=0)))
+        return x
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.mark_dirty(inputs[0])
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return grad_out * _active(y)
+
+
+def bipolar_relu(x: Tensor) -> Tensor:
+    return BipolarReLUFunction.apply(x)
+
+
+def bipolar_relu_(x: Tensor) -> Tensor:
+    return BipolarReLUInplaceFunction.apply(x)
+
+
+class BipolarReLU(ActivationModule):
+    fn = staticmethod(bipolar_relu)
+    fn_inplace = staticmethod(bipolar_relu_)
+
+
+SPEC = register(
+    Activation(
+        name="bipolar_relu",
+        kind=Kind.CUSTOM_BACKWARD,
+        formula="max(x, 0) on even channels, min(x, 0) on odd channels",
+        source="Eidnes & Nøkland 2018, arXiv:1709.04054",
+        module=BipolarReLU,
+        functional=bipolar_relu,
+        reference=reference,
+        inplace=bipolar_relu_,
+        inplace_saves_training_memory=True,
+        kinks=(Kink(0.0),),
+        saved_tensors=1,
+        channelwise=True,
+        properties=Properties(
+            limits=(-math.inf, math.inf),  # over the even channels; the odd ones give (-inf, 0)
+            value_at_zero=0.0,
+            monotonic=True,
+            smoothness=Smoothness.C0,
+        ),
+    )
+)

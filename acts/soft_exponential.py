@@ -1,0 +1,78 @@
+"""Soft exponential: a trainable interpolation between log, identity and exp.
+
+    f(alpha, x) = -log(1 - alpha * (x + alpha)) / alpha   alpha < 0
+                  x                                       alpha = 0
+                  (exp(alpha * x) - 1) / alpha + alpha    alpha > 0
+
+Godfrey & Gashler, "A continuum among logarithmic, linear, and exponential functions,
+and its potential to improve generalization in neural networks", KDIR 2015,
+arXiv:1602.01321.
+
+alpha = 0 is the smooth limit of both branches, and the gradient with respect to alpha
+there is the limit of both, 1 + x^2 / 2 (a Taylor expansion of either branch). The
+naive code divides by alpha and gives NaN there; so does ``torch.where`` over a branch
+that is evaluated, and overflows or leaves its domain, where it is not selected. Each
+branch here sees only safe inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from acts._util import ActivationModule
+from acts.registry import register
+from acts.spec import Activation, Kind, Param, ParamValues, Properties
+
+
+def soft_exponential(x: Tensor, alpha: Tensor | float) -> Tensor:
+    alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+    pos, neg = alpha > 0, alpha < 0
+    a_pos = torch.where(pos, alpha, 1.0)
+    a_neg = torch.where(neg, alpha, -1.0)
+    exp_branch = torch.expm1(a_pos * torch.where(pos, x, 0.0)) / a_pos + a_pos
+    log_arg = torch.where(neg, -a_neg * (x + a_neg), 0.0)
+    log_branch = -torch.log1p(log_arg) / a_neg
+    # First order in alpha: exact value x at alpha = 0 and the true d/dalpha. Written
+    # as (alpha x) x so that alpha = 0 gives 0, not 0 * inf, when x * x overflows.
+    zero_branch = x + alpha + 0.5 * (alpha * x) * x
+    zero_branch = torch.where(torch.isinf(x), x, zero_branch)
+    return torch.where(pos, exp_branch, torch.where(neg, log_branch, zero_branch))
+
+
+def reference(x: Tensor, alpha: Tensor | float) -> Tensor:
+    return soft_exponential(x, alpha)
+
+
+def _domain(p: ParamValues) -> tuple[float, float]:
+    a = p["alpha"]
+    # log(1 - a (x + a)) needs 1 - a (x + a) > 0, i.e. x > 1/a - a when a < 0.
+    return (1.0 / a - a, math.inf) if a < 0 else (-math.inf, math.inf)
+
+
+class SoftExponential(ActivationModule):
+    params = (Param("alpha", 0.0, edge_values=(-0.5, 0.5, 1e-3, -1e-3)),)
+    fn = staticmethod(soft_exponential)
+
+
+SPEC = register(
+    Activation(
+        name="soft_exponential",
+        kind=Kind.PARAMETRIC,
+        formula="-log(1 - a(x + a))/a (a<0); x (a=0); (exp(a x) - 1)/a + a (a>0)",
+        source="Godfrey & Gashler 2015, KDIR, arXiv:1602.01321",
+        module=SoftExponential,
+        functional=soft_exponential,
+        reference=reference,
+        params=SoftExponential.params,
+        domain=_domain,
+        properties=Properties(
+            limits=(-math.inf, math.inf),
+            value_at_zero=0.0,
+            monotonic=True,
+            parity="odd",
+        ),
+    )
+)

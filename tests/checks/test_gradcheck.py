@@ -1,0 +1,84 @@
+"""`gradcheck`: a wrong backward fails; a correct unusual one passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from verify.results import Status
+
+
+class WrongScaleBackward(torch.autograd.Function):
+    """Planted bug: tanh whose backward forgets the square (1 - y instead of 1 - y^2)."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return torch.tanh(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return g * (1 - y)
+
+
+class ReLUTutorialBug(torch.autograd.Function):
+    """Planted bug from the tutorials: the mask uses the wrong side (x > 0 zeroed)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        grad = g.clone()
+        grad[x > 0] = 0
+        return grad
+
+
+class SubgradientReLU(torch.autograd.Function):
+    """Correct but unusual: ReLU whose derivative at 0 is 0.5 (a valid subgradient,
+    not PyTorch's convention). Away from the kink it is exact."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return g * ((x > 0).to(g.dtype) + 0.5 * (x == 0).to(g.dtype))
+
+
+def test_wrong_backward_fails(run: Any) -> None:
+    r = run("gradcheck", WrongScaleBackward)
+    assert r.status is Status.FAIL, r.summary
+    assert r.smallest_input is not None and r.repro and "--only gradcheck" in r.repro
+
+
+def test_tutorial_mask_bug_fails(run: Any) -> None:
+    assert run("gradcheck", ReLUTutorialBug).status is Status.FAIL
+
+
+def test_valid_subgradient_convention_passes(run: Any) -> None:
+    r = run("gradcheck", SubgradientReLU)
+    assert r.status is Status.PASS, r.summary
+
+
+def test_per_channel_module_passes(run: Any) -> None:
+    assert run("gradcheck", nn.PReLU(num_parameters=5)).status is Status.PASS
+
+
+def test_exception_inside_subject_is_an_error(run: Any) -> None:
+    def broken(x: Tensor) -> Tensor:
+        raise RuntimeError("boom")
+
+    assert run("gradcheck", broken).status is Status.ERROR

@@ -1,0 +1,44 @@
+"""Helpers shared by the gradient checks: sample tensors for a subject at a parameter
+setting, and a readable account of a gradcheck failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from verify.strategies import domain_range, tensors
+from verify.subject import Subject
+
+
+def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: int = 2, length: int = 3,
+                    large: float | None = None) -> st.SearchStrategy[Any]:
+    lo, hi = domain_range(subject.domain(params))
+    return tensors(subject.shape(batch, length), lo, hi, avoid=subject.kinks(params), large=large)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6) -> dict[str, float]:
+    """For an elementwise function: the element where autograd's derivative and a
+    central difference disagree most, with both values."""
+    x = x.detach().clone().requires_grad_()
+    y = fn(x)
+    (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    if g is None:
+        g = torch.zeros_like(x)
+    with torch.no_grad():
+        num = (fn(x + eps) - fn(x - eps)) / (2 * eps)
+    err = (g - num).abs().flatten()
+    err = torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err)
+    i = int(err.argmax())
+    x, g = x.detach().flatten(), g.detach().flatten()
+    return {"x": float(x[i]), "analytical": float(g[i]), "numerical": float(num.flatten()[i])}
+
+
+def settings_label(params: dict[str, float] | None) -> str:
+    return "default parameters" if not params else ", ".join(f"{k}={v:g}" for k, v in params.items())

@@ -1,0 +1,79 @@
+"""What every check shares: its context, its outcomes, and the registry of checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from verify.results import Status
+from verify.subject import Subject
+
+
+@dataclass(frozen=True)
+class Context:
+    """How a run was asked for: device, dtypes, hypothesis profile."""
+
+    device: str = "cpu"
+    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16, torch.float16)
+    profile: str = "ci"
+    # Options a user passes to one check (thresholds), by check id.
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns; the runner adds the id, timing and repro."""
+
+    status: Status
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    findings: tuple[str, ...] = ()
+    smallest_input: Any = None
+
+
+def passed(summary: str, details: dict[str, Any] | None = None, findings: list[str] | tuple[str, ...] = ()) -> Outcome:
+    return Outcome(Status.PASS, summary, details or {}, tuple(findings))
+
+
+def failed(summary: str, details: dict[str, Any] | None = None, smallest_input: Any = None,
+           findings: list[str] | tuple[str, ...] = ()) -> Outcome:
+    return Outcome(Status.FAIL, summary, details or {}, tuple(findings), smallest_input)
+
+
+def skipped(reason: str, details: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(Status.SKIP, reason, details or {})
+
+
+CheckFn = Callable[[Subject, Context], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    fn: CheckFn
+    doc: str
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(check_id: str) -> Callable[[CheckFn], CheckFn]:
+    """Register a check function under its stable id."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if check_id in CHECKS:
+            raise ValueError(f"check id {check_id!r} registered twice")
+        CHECKS[check_id] = Check(check_id, fn, (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "")
+        return fn
+
+    return register
+
+
+def short(x: Any, n: int = 8) -> list[float] | float:
+    """A few values of a tensor for a message or a reproducer."""
+    t = torch.as_tensor(x).detach().double().flatten()
+    vals = [float(v) for v in t[:n]]
+    return vals[0] if t.numel() == 1 else vals

@@ -1,0 +1,110 @@
+"""`reference`: the subject's forward and backward against autograd through the
+reference formula, in float64 and in every low-precision dtype.
+
+In a low-precision dtype both sides start from the same rounded input; the truth is
+the reference in float64 at that input. The subject may err by a few roundings of the
+result, or by as much as the plain reference formula itself run in that dtype (times a
+little slack): never more. See ``verify.tolerances`` for the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from verify import tolerances as tol
+from verify.checks._grad import sample_strategy, settings_label
+from verify.checks.base import Context, Outcome, check, failed, passed, skipped
+from verify.strategies import falsify, to_tensor
+from verify.subject import Subject
+
+
+def _value_and_grad(fn: Any, x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    x = x.detach().clone().requires_grad_()
+    y = fn(x)
+    (g,) = torch.autograd.grad(y, x, grad_outputs=weight.to(y.dtype), allow_unused=True)
+    if g is None:
+        g = torch.zeros_like(x)
+    return y.detach(), g.detach()
+
+
+def _excess(got: Tensor, truth: Tensor, naive: Tensor, dtype: torch.dtype) -> Tensor:
+    """How far each element is beyond what is allowed (<= 0: within)."""
+    got, truth, naive = got.double(), truth.double(), naive.double()
+    allowed = torch.maximum(
+        tol.REFERENCE_ULPS[dtype] * tol.EPS[dtype] * (truth.abs() + 1.0),
+        tol.REFERENCE_SLACK * (naive - truth).abs().nan_to_num(nan=0.0, posinf=0.0),
+    )
+    err = (got - truth).abs()
+    # Both infinite with the same sign, or both NaN, is agreement.
+    same = (got == truth) | (got.isnan() & truth.isnan())
+    err = torch.where(same, torch.zeros_like(err), err.nan_to_num(nan=float("inf")))
+    return err - allowed
+
+
+@check("reference")
+def check_reference(subject: Subject, ctx: Context) -> Outcome:
+    """Forward and input gradient against the reference formula, per dtype."""
+    spec = subject.spec
+    if spec is None:
+        return skipped("no reference formula to compare with: declare an acts.Activation spec")
+    params = spec.defaults() if spec.params else None
+    # float64 against the reference and, where there is one, the built-in too: a
+    # reference written wrong together with the functional is caught by the built-in.
+    rounds = [(torch.float64, "reference", spec.reference, torch.float64)]
+    if spec.builtin is not None:
+        rounds.append((torch.float64, spec.builtin_name or "built-in", spec.builtin, tol.BUILTIN_TOLERANCE_DTYPE))
+    rounds += [(d, "reference", spec.reference, d) for d in ctx.dtypes if d != torch.float64]
+    worst: dict[str, Any] = {}
+    for dtype, truth_name, formula, tol_dtype in rounds:
+        subject_fn = subject.instance(dtype, ctx.device, params)
+        truth_fn = _reference_module(subject, formula, params, torch.float64, ctx.device)
+        naive_fn = _reference_module(subject, formula, params, dtype, ctx.device)
+        large = tol.REFERENCE_RANGE.get(dtype, tol.STABLE_RANGE)
+        state: dict[str, Any] = {}
+
+        def prop(a: Any, dtype: torch.dtype = dtype, subject_fn: Any = subject_fn, naive_fn: Any = naive_fn,
+                 truth_fn: Any = truth_fn, state: dict = state, truth_name: str = truth_name,
+                 tol_dtype: torch.dtype = tol_dtype) -> str | None:
+            x = to_tensor(a, dtype, ctx.device)
+            w = torch.linspace(0.5, 1.5, x.numel(), device=ctx.device).reshape(x.shape).to(dtype)
+            y, g = _value_and_grad(subject_fn, x, w)
+            y_true, g_true = _value_and_grad(truth_fn, x.double(), w.double())
+            y_naive, g_naive = _value_and_grad(naive_fn, x, w)
+            for what, got, truth, naive in (("output", y, y_true, y_naive), ("gradient", g, g_true, g_naive)):
+                excess = _excess(got, truth, naive, tol_dtype)
+                i = int(excess.flatten().argmax())
+                err = float((got.double() - truth).abs().flatten()[i])
+                if err > state.get(what, {}).get("abs_error", -1.0):
+                    state[what] = {"abs_error": err, "rel_error": err / max(abs(float(truth.flatten()[i])), 1e-300),
+                                   "x": float(x.flatten()[i]), "got": float(got.flatten()[i]),
+                                   "expected": float(truth.flatten()[i])}
+                if float(excess.flatten()[i]) > 0:
+                    return (f"{what} in {str(dtype).removeprefix('torch.')} off at x={float(x.flatten()[i]):.6g}: "
+                            f"got {float(got.flatten()[i]):.6g}, {truth_name} {float(truth.flatten()[i]):.6g}")
+            return None
+
+        strategy = sample_strategy(subject, params, batch=2, length=4, large=large)
+        found = falsify(strategy, prop, ctx.profile)
+        label = str(dtype).removeprefix("torch.") + ("" if truth_name == "reference" else f" vs {truth_name}")
+        worst[label] = state
+        if found is not None:
+            example, reason = found
+            return failed(reason + f" ({settings_label(params)})", details={"worst": worst, "dtype": str(dtype)},
+                          smallest_input=example)
+    return passed(f"forward and backward match the reference in {', '.join(worst)}", details={"worst": worst})
+
+
+def _reference_module(subject: Subject, formula: Any, params: dict[str, float] | None, dtype: torch.dtype,
+                      device: str) -> Any:
+    """``formula`` (the reference or the built-in) called with the subject's own
+    parameter tensors, so that per-channel parameters have the subject's layout."""
+    module = subject.instance(dtype, device, params)
+    values = dict(module.param_values()) if hasattr(module, "param_values") else {}
+
+    def ref(x: Tensor) -> Tensor:
+        return formula(x, **{k: (v.detach() if isinstance(v, Tensor) else v) for k, v in values.items()})
+
+    return ref

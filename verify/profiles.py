@@ -1,0 +1,30 @@
+"""Hypothesis profiles, registered once by name and loaded by ``--profile``.
+
+``ci`` is derandomised, so a CI run is reproducible; ``quick`` is for a first look;
+``thorough`` draws many more examples and adds the slow checks (``compile``).
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+PROFILES = ("quick", "ci", "thorough")
+DEFAULT_PROFILE = "ci"
+
+_common = {
+    "deadline": None,  # a first call may compile or warm caches
+    "database": None,  # never write .hypothesis/ into a user's folder
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    "print_blob": False,
+}
+settings.register_profile("verify-quick", max_examples=6, derandomize=True, **_common)
+settings.register_profile("verify-ci", max_examples=20, derandomize=True, **_common)
+settings.register_profile("verify-thorough", max_examples=150, derandomize=False, **_common)
+
+
+def hypothesis_settings(profile: str) -> settings:
+    return settings.get_profile(f"verify-{profile}")
+
+
+# Checks that run only under a profile (slow ones); the rest run under every profile.
+ONLY_IN = {"compile": {"thorough"}}

@@ -1,0 +1,264 @@
+"""Subjects: one uniform thing to test, whatever the target was.
+
+A target may be an :class:`acts.Activation` spec, an ``nn.Module`` class or instance,
+a zero-argument factory returning a module, an ``autograd.Function`` subclass or a
+plain callable. A :class:`Subject` hides the difference: it builds fresh instances in
+any dtype and device (and, for a spec, at any parameter setting), finds an input shape
+the activation accepts, and knows its in-place variant, its kinks and its trainable
+parameters. With no spec it infers what it can; a spec only adds declared facts.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from acts.spec import Activation, Kind
+
+Fn = Callable[[Tensor], Tensor]
+
+# Channels used when nothing says how many: even, so that alternating-channel
+# activations show both kinds, and more than one, so that channel mixing shows.
+DEFAULT_CHANNELS = 4
+
+
+@dataclass
+class Subject:
+    name: str
+    target: str
+    # Builds a fresh activation (a module or a function) with its own parameters.
+    factory: Callable[[], Fn]
+    spec: Activation | None = None
+    # Builds the in-place variant, when there is one.
+    inplace_factory: Callable[[], Fn] | None = None
+    function_cls: type[torch.autograd.Function] | None = None
+    origin: str = "callable"  # spec | module | function | callable
+    notes: list[str] = field(default_factory=list)
+
+    # -- instances ---------------------------------------------------------------
+    def instance(
+        self,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+        params: dict[str, float] | None = None,
+        inplace: bool = False,
+    ) -> Fn:
+        """A fresh activation in ``dtype`` on ``device``; modules in eval mode (the
+        checks judge the function, not a stochastic training mode)."""
+        if params is not None and self.spec is not None:
+            fn: Fn = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace, **params)
+        elif inplace:
+            if self.inplace_factory is None:
+                raise ValueError(f"{self.name} has no in-place variant")
+            fn = self.inplace_factory()
+        else:
+            fn = self.factory()
+        if isinstance(fn, nn.Module):
+            fn = fn.to(device=device, dtype=dtype).eval()
+        return fn
+
+    def parameters(self, fn: Fn) -> list[tuple[str, nn.Parameter]]:
+        """The trainable parameters of an instance."""
+        if isinstance(fn, nn.Module):
+            return [(n, p) for n, p in fn.named_parameters() if p.requires_grad]
+        return []
+
+    @property
+    def has_inplace(self) -> bool:
+        return self.inplace_factory is not None
+
+    @property
+    def kind(self) -> str:
+        if self.spec is not None:
+            return self.spec.kind.value
+        if self.function_cls is not None or self.custom_functions:
+            return Kind.CUSTOM_BACKWARD.value
+        if self.parameters(self.factory()):
+            return Kind.PARAMETRIC.value
+        return Kind.FORMULA.value
+
+    # -- inputs ------------------------------------------------------------------
+    @cached_property
+    def channels(self) -> int:
+        if self.spec is not None:
+            return DEFAULT_CHANNELS
+        sizes = {p.numel() for _, p in self.parameters(self.factory()) if p.dim() == 1 and p.numel() > 1}
+        return sizes.pop() if len(sizes) == 1 else DEFAULT_CHANNELS
+
+    @cached_property
+    def base_shape(self) -> tuple[int, ...]:
+        """A small input shape the activation accepts, channels at dimension 1.
+        Raises :class:`ShapeError` when none of the usual layouts works."""
+        c = self.channels
+        candidates = [(2, c, 3), (2, c), (2, c, 3, 3), (c,), (6,)]
+        errors = []
+        for shape in candidates:
+            try:
+                fn = self.instance(torch.float64)
+                x = torch.linspace(-2, 2, int(torch.Size(shape).numel()), dtype=torch.float64).reshape(shape)
+                y = fn(x)
+            except Exception as exc:  # the subject decides what it accepts
+                errors.append(f"{shape}: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(y, Tensor) and y.shape == x.shape:
+                return shape
+            errors.append(f"{shape}: returned {type(y).__name__} {getattr(y, 'shape', '')}")
+        raise ShapeError(f"no input shape accepted ({'; '.join(errors)[:300]})")
+
+    def shape(self, batch: int = 2, length: int = 3) -> tuple[int, ...]:
+        """An input shape with ``batch`` samples and ``length`` positions per channel."""
+        base = self.base_shape
+        if len(base) >= 3:
+            return (batch, base[1], length) + base[3:]
+        if len(base) == 2:
+            return (batch * length, base[1])
+        return base
+
+    # -- facts -------------------------------------------------------------------
+    def kinks(self, params: dict[str, float] | None = None) -> list[float]:
+        """Known kinks: the spec's, or those found by scanning."""
+        if self.spec is not None:
+            return self.spec.kink_points(params)
+        return self.detected_kinks
+
+    @cached_property
+    def detected_kinks(self) -> list[float]:
+        from verify.kinkscan import scan_kinks
+
+        return scan_kinks(self)
+
+    def domain(self, params: dict[str, float] | None = None) -> tuple[float, float]:
+        if self.spec is not None:
+            return self.spec.domain_at(params)
+        return (-float("inf"), float("inf"))
+
+    def param_settings(self) -> list[dict[str, float] | None]:
+        """Parameter points to test: the spec's defaults and edge values, or just the
+        subject as built (None)."""
+        if self.spec is not None and self.spec.params:
+            return list(self.spec.param_settings())
+        return [None]
+
+    @cached_property
+    def custom_functions(self) -> list[type[torch.autograd.Function]]:
+        """The autograd.Function classes a forward runs through (found from the
+        autograd graph of one call)."""
+        try:
+            fn = self.instance(torch.float64)
+            x = torch.zeros(self.base_shape, dtype=torch.float64).uniform_(-2, 2).requires_grad_()
+            y = fn(x)
+        except Exception:
+            return []
+        found: list[type[torch.autograd.Function]] = []
+        seen = set()
+        stack = [y.grad_fn] if isinstance(y, Tensor) and y.grad_fn is not None else []
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            cls = getattr(node, "_forward_cls", None)
+            if cls is not None and cls not in found:
+                found.append(cls)
+            stack.extend(n for n, _ in node.next_functions)
+        return found
+
+    @property
+    def once_differentiable(self) -> bool:
+        if self.spec is not None and self.spec.once_differentiable:
+            return True
+        return any(_is_once_differentiable(cls) for cls in self.custom_functions)
+
+    @property
+    def has_custom_jvp(self) -> bool | None:
+        """Whether every Function in the forward defines jvp (None: no Function)."""
+        if not self.custom_functions:
+            return None
+        return all(_overrides(cls, "jvp") for cls in self.custom_functions)
+
+    def info(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"origin": self.origin, "kind": self.kind, "inplace": self.has_inplace}
+        if self.spec is not None:
+            d["spec"] = self.spec.to_json()
+        try:
+            d["input_shape"] = list(self.base_shape)
+        except ShapeError:
+            pass
+        if self.notes:
+            d["notes"] = list(self.notes)
+        return d
+
+
+class ShapeError(Exception):
+    """The subject accepts none of the input layouts the checks know."""
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name) is not getattr(torch.autograd.Function, name)
+
+
+def _is_once_differentiable(cls: type) -> bool:
+    # torch.autograd.function.once_differentiable wraps backward in a closure named
+    # "wrapper" whose code lives in torch/autograd/function.py.
+    code = getattr(getattr(cls, "backward", None), "__code__", None)
+    return code is not None and code.co_filename.endswith(("autograd/function.py", "autograd\\function.py")) and code.co_name == "wrapper"
+
+
+def from_spec(spec: Activation, target: str | None = None) -> Subject:
+    inplace = None
+    if spec.inplace is not None:
+
+        def inplace() -> Fn:
+            return spec.build(inplace=True, channels=DEFAULT_CHANNELS if spec.per_channel else None)
+
+    return Subject(
+        name=spec.name,
+        target=target or spec.name,
+        factory=lambda: spec.build(channels=DEFAULT_CHANNELS if spec.per_channel else None),
+        spec=spec,
+        inplace_factory=inplace,
+        origin="spec",
+    )
+
+
+def from_module(module: nn.Module, name: str, target: str) -> Subject:
+    inplace = None
+    if hasattr(module, "inplace") and isinstance(module.inplace, bool):
+        def inplace() -> Fn:
+            m = copy.deepcopy(module)
+            m.inplace = True  # type: ignore[assignment]
+            return m
+
+    return Subject(
+        name=name,
+        target=target,
+        factory=lambda: copy.deepcopy(module),
+        inplace_factory=inplace,
+        origin="module",
+    )
+
+
+def from_module_class(cls: type[nn.Module], init: dict[str, Any], name: str, target: str) -> Subject:
+    subject = from_module(cls(**init), name, target)
+    subject.factory = lambda: cls(**init)
+    if subject.inplace_factory is not None and "inplace" in inspect.signature(cls).parameters:
+        subject.inplace_factory = lambda: cls(**{**init, "inplace": True})
+    return subject
+
+
+def from_function(cls: type[torch.autograd.Function], name: str, target: str) -> Subject:
+    def apply(x: Tensor) -> Tensor:
+        return cls.apply(x)
+
+    return Subject(name=name, target=target, factory=lambda: apply, function_cls=cls, origin="function")
+
+
+def from_callable(fn: Fn, name: str, target: str) -> Subject:
+    return Subject(name=name, target=target, factory=lambda: fn, origin="callable")
