@@ -28,6 +28,11 @@ from acts.spec import Activation, Kind, Param, ParamValues, Properties
 
 
 def soft_exponential(x: Tensor, alpha: Tensor | float) -> Tensor:
+    if x.dtype in (torch.float16, torch.bfloat16):
+        # Compute in float32 and round once, as torch's own kernels do: in float16 the
+        # backward of expm1(a x) / a multiplies by 1/a before exp(a x) and overflows
+        # (a = 1e-3, x = 4188: 1000 * 65.9 > 65504) although the gradient is finite.
+        return soft_exponential(x.float(), torch.as_tensor(alpha).float()).to(x.dtype)
     alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
     pos, neg = alpha > 0, alpha < 0
     a_pos = torch.where(pos, alpha, 1.0)

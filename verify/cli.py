@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(ck)
     ck.add_argument("--json", metavar="FILE", help="write the results JSON here")
     ck.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+
+    rp = sub.add_parser("report", help="run the checks and write a self-contained HTML report")
+    _add_run_options(rp)
+    rp.add_argument("--out", default="reports", metavar="DIR", help="where index.html and results.json go")
+    rp.add_argument("--no-bench", action="store_true", help="leave out the throughput benchmarks")
+    rp.add_argument("--from", dest="from_json", metavar="FILE", help="re-render a results JSON without re-running")
     return p
 
 
@@ -87,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "report":
+            return cmd_report(args)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, TargetError) as exc:
         print(f"verify: error: {exc}", file=sys.stderr)
@@ -145,6 +153,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.junit:
         report_io.write_junit(results, args.junit)
     print(report_io.summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from verify import report_io
+    from verify.report import write_report
+
+    out = Path(args.out)
+    if args.from_json:
+        try:
+            data, results = report_io.load_json(args.from_json)
+        except (OSError, ValueError, KeyError) as exc:
+            raise UsageError(f"cannot read results from {args.from_json}: {exc}") from None
+    else:
+        ctx = _context(args)
+        subjects, checks = _prepare(args, ctx)
+        started = time.time()
+        results = run_all(subjects, checks, ctx, args)
+        data = report_io.payload(results, ctx, started)
+        # The results first: a renderer that fails loses nothing already computed.
+        report_io.write_json(data, str(out / "results.json"))
+        print(report_io.summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
+    path = write_report(data, out)
+    print(f"report written to {path}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 

@@ -21,31 +21,39 @@ KINK_RATIO = 50.0
 KINK_FLOOR = 1e-8
 
 
-def grid_values(subject: Subject, values: torch.Tensor, params: dict[str, float] | None = None) -> np.ndarray:
-    """f at every value, for each channel: an array of shape (channels, len(values))."""
+def grid_values(subject: Subject, values: torch.Tensor, params: dict[str, float] | None = None,
+                derivative: bool = False) -> np.ndarray:
+    """f (or, with ``derivative``, autograd's f') at every value, for each channel:
+    an array of shape (channels, len(values))."""
     fn = subject.instance(torch.float64, "cpu", params)
     base = subject.base_shape
     n = values.numel()
-    with torch.no_grad():
-        if len(base) >= 3:
-            c = base[1]
-            x = values.reshape(1, 1, n).expand(1, c, n).contiguous()
-            if len(base) > 3:
-                x = x.reshape((1, c, n) + (1,) * (len(base) - 3))
-            y = fn(x).reshape(c, n)
-        elif len(base) == 2:
-            c = base[1]
-            x = values.reshape(n, 1).expand(n, c).contiguous()
-            y = fn(x).T
-        else:
-            y = fn(values).reshape(1, n)
-    return y.detach().cpu().numpy()
+    if len(base) >= 3:
+        c = base[1]
+        x = values.reshape(1, 1, n).expand(1, c, n).contiguous()
+        if len(base) > 3:
+            x = x.reshape((1, c, n) + (1,) * (len(base) - 3))
+    elif len(base) == 2:
+        c = base[1]
+        x = values.reshape(n, 1).expand(n, c).T.contiguous().T
+    else:
+        c, x = 1, values.clone()
+    if derivative:
+        x = x.detach().requires_grad_()
+        (y,) = torch.autograd.grad(fn(x).sum(), x)
+    else:
+        with torch.no_grad():
+            y = fn(x)
+    y = y.T if len(base) == 2 else y
+    return y.detach().reshape(c, n).cpu().numpy()
 
 
-def scan_kinks(subject: Subject, lo: float = -SCAN_RANGE, hi: float = SCAN_RANGE, step: float = SCAN_STEP) -> list[float]:
+def scan_kinks(subject: Subject, lo: float = -SCAN_RANGE, hi: float = SCAN_RANGE, step: float = SCAN_STEP,
+               params: dict[str, float] | None = None, derivative: bool = False) -> list[float]:
+    """Points where f (or f', with ``derivative``: where f'' jumps) has a kink."""
     try:
         xs = torch.arange(lo, hi + step / 2, step, dtype=torch.float64)
-        ys = grid_values(subject, xs)
+        ys = grid_values(subject, xs, params, derivative)
     except Exception:
         return []
     found: set[float] = set()
@@ -61,6 +69,28 @@ def scan_kinks(subject: Subject, lo: float = -SCAN_RANGE, hi: float = SCAN_RANGE
         hits = np.flatnonzero((pair > KINK_FLOOR) & (pair > KINK_RATIO * (background + 1e-300)))
         for group in np.split(hits, np.flatnonzero(np.diff(hits) > 3) + 1):
             if group.size:
-                i = group[np.argmax(pair[group])]
-                found.add(round(float(xs[i + 1] + step / 2), 6))
+                # The centre of mass of the group: a kink on a grid point lights two
+                # equal pairs either side of it.
+                centres = xs[group + 1].numpy() + step / 2
+                found.add(round(float(np.average(centres, weights=pair[group])), 6))
     return sorted(found)
+
+
+def curve(subject: Subject, points: int = 241) -> dict[str, object]:
+    """f and f' on a range that shows the kinks, for the report's plot: x, then one
+    list per channel that differs from the first (alternating activations show two)."""
+    kinks = subject.kinks()
+    finite = [abs(k) for k in kinks if np.isfinite(k)]
+    half = max(6.0, 1.5 * max(finite, default=0.0))
+    lo, hi = subject.domain()
+    xs = torch.linspace(max(-half, lo + 1e-3), min(half, hi - 1e-3), points, dtype=torch.float64)
+    f = grid_values(subject, xs)
+    df = grid_values(subject, xs, derivative=True)
+    keep = [0] + [c for c in range(1, f.shape[0]) if not np.allclose(f[c], f[0], equal_nan=True)][:1]
+    return {
+        "x": xs.tolist(),
+        "f": [f[c].tolist() for c in keep],
+        "df": [df[c].tolist() for c in keep],
+        "channels": keep,
+        "kinks": kinks,
+    }

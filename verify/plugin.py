@@ -1,1 +1,98 @@
-"""pytest plugin (entry point ``pytest11``): gate activations from a user's test suite."""
+"""The pytest front end: gate your own activations in a few lines of your test suite.
+
+    from verify.plugin import parametrize_with_checks
+
+    @parametrize_with_checks([MyActivation, "silu", "mypkg.acts:Snake"])
+    def test_activation(subject, check):
+        check(subject)
+
+Each (subject, check) pair becomes one test with a readable id (``MyActivation-
+gradcheck``); a failing check fails its test with the check's one-line summary and the
+command that reproduces it, a skip is a pytest skip. The pairs come from the same
+runner as ``python -m verify check``. This module is also registered as a pytest
+plugin (entry point ``pytest11``): it adds ``--verify-profile`` and ``--verify-device``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pytest
+
+from verify.results import Status
+from verify.subject import Subject
+
+_options = {"profile": "ci", "device": "cpu"}
+
+
+def pytest_addoption(parser: Any) -> None:
+    group = parser.getgroup("verify", "activation verification")
+    group.addoption("--verify-profile", default="ci", choices=["quick", "ci", "thorough"],
+                    help="hypothesis profile for the activation checks")
+    group.addoption("--verify-device", default="cpu", choices=["cpu", "cuda"], help="device for the activation checks")
+
+
+def pytest_configure(config: Any) -> None:
+    _options["profile"] = config.getoption("verify_profile", "ci")
+    _options["device"] = config.getoption("verify_device", "cpu")
+
+
+class CheckRunner:
+    """A callable for one check id; calling it on a subject runs the check the way
+    the CLI does and turns the result into a pytest outcome."""
+
+    def __init__(self, check_id: str) -> None:
+        self.id = check_id
+
+    def __repr__(self) -> str:
+        return self.id
+
+    def __call__(self, subject: Subject) -> None:
+        from verify.checks import CHECKS, Context
+        from verify.runner import CHECK_TIMEOUT_S, run_check
+
+        ctx = Context(device=_options["device"], profile=_options["profile"])
+        result = run_check(subject, CHECKS[self.id], ctx, CHECK_TIMEOUT_S.get(ctx.profile))
+        if result.status is Status.SKIP:
+            pytest.skip(f"{self.id}: {result.summary}")
+        if result.status is not Status.PASS:
+            msg = f"{subject.name} [{self.id}] {result.status.value}: {result.summary}"
+            if result.repro:
+                msg += f"\n  reproduce: {result.repro}"
+            if result.status is Status.ERROR and "traceback" in result.details:
+                msg += "\n" + str(result.details["traceback"])
+            pytest.fail(msg, pytrace=False)
+
+
+def _subject(target: Any) -> Subject:
+    from verify.targets import from_object, resolve
+
+    if isinstance(target, str):
+        return resolve(target)
+    name = getattr(target, "name", None) if not isinstance(target, type) else None
+    name = name if isinstance(name, str) else getattr(target, "__name__", type(target).__name__)
+    return from_object(target, name=name, target=f"{getattr(target, '__module__', 'object')}:{name}")
+
+
+def iter_checks(targets: Iterable[Any], only: Sequence[str] | None = None, skip: Sequence[str] = (),
+                profile: str = "ci") -> Iterable[tuple[Subject, CheckRunner]]:
+    """Every (subject, check) pair, in the public check order."""
+    from verify.runner import select_checks
+
+    checks = select_checks(only, skip, profile)
+    for t in targets:
+        subject = _subject(t)
+        for c in checks:
+            yield subject, CheckRunner(c.id)
+
+
+def parametrize_with_checks(targets: Iterable[Any], only: Sequence[str] | None = None,
+                            skip: Sequence[str] = ()) -> Callable[[Any], Any]:
+    """A ``pytest.mark.parametrize`` over (subject, check) for every target: registry
+    names, ``pkg.mod:Name`` strings, specs, module classes or instances, Functions or
+    callables."""
+    pairs = list(iter_checks(targets, only, skip))
+    return pytest.mark.parametrize(
+        ("subject", "check"), pairs, ids=[f"{s.name}-{c.id}" for s, c in pairs]
+    )

@@ -41,6 +41,7 @@ class Subject:
     function_cls: type[torch.autograd.Function] | None = None
     origin: str = "callable"  # spec | module | function | callable
     notes: list[str] = field(default_factory=list)
+    _derivative_kinks: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
 
     # -- instances ---------------------------------------------------------------
     def instance(
@@ -52,8 +53,19 @@ class Subject:
     ) -> Fn:
         """A fresh activation in ``dtype`` on ``device``; modules in eval mode (the
         checks judge the function, not a stochastic training mode)."""
-        if params is not None and self.spec is not None:
-            fn: Fn = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace, **params)
+        if self.spec is not None:
+            values = {**self.spec.defaults(), **(params or {})}
+            fn: Fn = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
+                                     **values)
+            fn = fn.to(device=device, dtype=dtype).eval()
+            # Parameters are made in float32; set them again in the checked dtype so a
+            # float64 check sees 1.7159, not its float32 rounding.
+            with torch.no_grad():
+                for name, value in values.items():
+                    p = getattr(fn, name, None)
+                    if isinstance(p, torch.Tensor):
+                        p.fill_(value)
+            return fn
         elif inplace:
             if self.inplace_factory is None:
                 raise ValueError(f"{self.name} has no in-place variant")
@@ -134,6 +146,16 @@ class Subject:
 
         return scan_kinks(self)
 
+    def second_order_kinks(self, params: dict[str, float] | None = None) -> list[float]:
+        """Where f' has a kink (f'' jumps): ELU and CELU at 0, softsign at 0. Finite
+        differences of the backward must not straddle these either."""
+        key = tuple(sorted((params or {}).items()))
+        if key not in self._derivative_kinks:
+            from verify.kinkscan import scan_kinks
+
+            self._derivative_kinks[key] = scan_kinks(self, params=params, derivative=True)
+        return self._derivative_kinks[key]
+
     def domain(self, params: dict[str, float] | None = None) -> tuple[float, float]:
         if self.spec is not None:
             return self.spec.domain_at(params)
@@ -190,7 +212,13 @@ class Subject:
         try:
             d["input_shape"] = list(self.base_shape)
         except ShapeError:
-            pass
+            return d
+        from verify.kinkscan import curve
+
+        try:
+            d["curve"] = curve(self)
+        except Exception as exc:  # a plot is a courtesy: say why there is none
+            d["curve_error"] = f"{type(exc).__name__}: {exc}"
         if self.notes:
             d["notes"] = list(self.notes)
         return d

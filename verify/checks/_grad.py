@@ -13,9 +13,14 @@ from verify.subject import Subject
 
 
 def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: int = 2, length: int = 3,
-                    large: float | None = None) -> st.SearchStrategy[Any]:
+                    large: float | None = None, second_order: bool = False) -> st.SearchStrategy[Any]:
+    """Inputs for a gradient check, away from kinks (and, with ``second_order``, from
+    the points where f'' jumps, which a check of the backward's derivative straddles)."""
     lo, hi = domain_range(subject.domain(params))
-    return tensors(subject.shape(batch, length), lo, hi, avoid=subject.kinks(params), large=large)
+    avoid = subject.kinks(params)
+    if second_order:
+        avoid = sorted({*avoid, *subject.second_order_kinks(params)})
+    return tensors(subject.shape(batch, length), lo, hi, avoid=avoid, large=large)
 
 
 def first_line(exc: BaseException) -> str:

@@ -41,7 +41,7 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
             return None
 
         try:
-            found = falsify(sample_strategy(subject, params), prop, ctx.profile)
+            found = falsify(sample_strategy(subject, params, second_order=True), prop, ctx.profile)
         except _OnceDifferentiable:
             return skipped("the backward is marked once_differentiable: it has no second derivative by design")
         if found is not None:

@@ -1,0 +1,88 @@
+"""CELU: f(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+
+Barron, "Continuously Differentiable Exponential Linear Units", arXiv:1704.07483 (2017).
+
+The derivative, 1 above 0 and exp(x / alpha) below, is continuous for every alpha > 0
+(unlike ELU's); the second derivative jumps from 1 / alpha to 0, so the function is C1
+with no kink. The negative branch sees x clamped to <= 0, so its exp never overflows
+where it is not selected. The in-place variant recovers the derivative from the
+output, exp(x / alpha) = 1 + y / alpha on the negative side.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from acts._util import ActivationModule
+from acts.registry import register
+from acts.spec import Activation, Kind, Param, Properties, Smoothness
+
+
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0) / alpha))
+
+
+class CELUInplaceFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(x: Tensor, alpha: float) -> Tensor:
+        return x.copy_(celu(x, alpha))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:
+        ctx.mark_dirty(inputs[0])
+        ctx.save_for_backward(output)
+        ctx.alpha = inputs[1]
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
+        (y,) = ctx.saved_tensors
+        return grad_out * torch.where(y > 0, 1.0, 1.0 + y / ctx.alpha), None
+
+
+def celu_(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return CELUInplaceFunction.apply(x, alpha)
+
+
+class CELU(ActivationModule):
+    params = (
+        Param(
+            "alpha",
+            1.0,
+            trainable=False,
+            edge_values=(0.5, 2.0),
+            doc="the negative saturation value is -alpha",
+        ),
+    )
+    fn = staticmethod(celu)
+    fn_inplace = staticmethod(celu_)
+
+
+SPEC = register(
+    Activation(
+        name="celu",
+        kind=Kind.FORMULA,
+        formula="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
+        source="Barron 2017, arXiv:1704.07483",
+        module=CELU,
+        functional=celu,
+        reference=celu,
+        params=CELU.params,
+        inplace=celu_,
+        inplace_saves_training_memory=True,
+        builtin=F.celu,
+        builtin_name="torch.nn.functional.celu",
+        properties=Properties(
+            limits=(-1.0, math.inf),
+            value_at_zero=0.0,
+            bounds=(-1.0, None),
+            monotonic=True,
+            smoothness=Smoothness.C1,
+            parity=None,
+        ),
+    )
+)

@@ -1,0 +1,75 @@
+"""Hard tanh: f(x) = min(max(x, -1), 1).
+
+Collobert, "Large Scale Machine Learning", PhD thesis, Université Paris VI (2004).
+
+The in-place variant recovers the derivative from the output: 1 where -1 < y < 1, 0
+elsewhere, so at the kinks it is 0 like torch's; the out-of-place form passes the
+gradient of the clamp, 1, there. Both lie in the subdifferential.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from acts._util import ActivationModule
+from acts.registry import register
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+
+
+def hardtanh(x: Tensor) -> Tensor:
+    return x.clamp(-1, 1)
+
+
+class HardTanhInplaceFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return x.clamp_(-1, 1)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.mark_dirty(inputs[0])
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return grad_out * (y.abs() < 1).to(grad_out.dtype)
+
+
+def hardtanh_(x: Tensor) -> Tensor:
+    return HardTanhInplaceFunction.apply(x)
+
+
+class HardTanh(ActivationModule):
+    fn = staticmethod(hardtanh)
+    fn_inplace = staticmethod(hardtanh_)
+
+
+SPEC = register(
+    Activation(
+        name="hardtanh",
+        kind=Kind.FORMULA,
+        formula="min(max(x, -1), 1)",
+        source="Collobert 2004, PhD thesis, Université Paris VI",
+        module=HardTanh,
+        functional=hardtanh,
+        reference=hardtanh,
+        inplace=hardtanh_,
+        inplace_saves_training_memory=True,
+        kinks=(Kink(-1.0), Kink(1.0)),
+        builtin=F.hardtanh,
+        builtin_name="torch.nn.functional.hardtanh",
+        properties=Properties(
+            limits=(-1.0, 1.0),
+            value_at_zero=0.0,
+            bounds=(-1.0, 1.0),
+            monotonic=True,
+            smoothness=Smoothness.C0,
+            parity="odd",
+        ),
+    )
+)

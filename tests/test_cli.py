@@ -1,0 +1,87 @@
+"""The CLI contract (DESIGN.md): exit codes, one-line errors, JSON and JUnit output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from verify.cli import main
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_list_json_lists_every_activation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = {d["name"] for d in data}
+    assert {"silu", "soft_exponential", "bipolar_relu"} <= names
+    assert all({"kind", "params", "kinks", "inplace", "builtin"} <= set(d) for d in data)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "no_such_activation_xyz"], "unknown activation"),
+        (["check", "does/not/exist.py:Act"], "no such file"),
+        (["check", "--only", "no_such_check", "torch.nn:Tanh"], "unknown check id"),
+        (["check", "torch.nn:NoSuchThing"], "has no attribute"),
+        (["check", "no_such_pkg_xyz.mod:Act"], "cannot import"),
+        (["check", "torch.nn:ELU", "--init", "{bad json"], "not valid JSON"),
+        (["check", "torch.nn:Linear"], "cannot build"),
+        (["check", "--jobs", "0", "silu"], "--jobs"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1, err
+
+
+def test_passing_target_exits_0_and_writes_json_and_junit(tmp_path: Path) -> None:
+    out, junit = tmp_path / "r.json", tmp_path / "j.xml"
+    r = cli("check", "torch.nn:Tanh", "--only", "gradcheck,reference", "--profile", "quick",
+            "--json", str(out), "--junit", str(junit))
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(out.read_text())
+    assert data["schema_version"] == 1 and {"torch_version", "device", "threads"} <= set(data["environment"])
+    (subject,) = data["subjects"]
+    assert [c["id"] for c in subject["checks"]] == ["gradcheck", "reference"]
+    assert {c["status"] for c in subject["checks"]} <= {"pass", "skip"}
+    assert ET.parse(junit).getroot().tag == "testsuites"
+
+
+def test_failing_file_target_exits_1_and_keeps_the_others(tmp_path: Path) -> None:
+    src = tmp_path / "zoo.py"
+    src.write_text(textwrap.dedent('''
+        import torch
+
+        class BadTanh(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = torch.tanh(x)
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, g):
+                (y,) = ctx.saved_tensors
+                return g * (1 - y)
+
+        def exploding(x):
+            raise RuntimeError("this activation always raises")
+    '''))
+    out = tmp_path / "r.json"
+    r = cli("check", f"{src}:BadTanh", f"{src}:exploding", "silu", "--only", "gradcheck", "--profile", "quick",
+            "--jobs", "2", "--json", str(out))
+    assert r.returncode == 1, r.stdout + r.stderr
+    statuses = {s["name"]: s["checks"][0]["status"] for s in json.loads(out.read_text())["subjects"]}
+    assert statuses == {"BadTanh": "fail", "exploding": "error", "silu": "pass"}
+    assert "reproduce: python -m verify check" in r.stdout

@@ -1,0 +1,112 @@
+"""The HTML report: a renderer over the results JSON (and the benchmark JSON).
+
+It never runs a check. One self-contained file: inline SVG plots drawn by matplotlib,
+inline CSS, no script from the network; written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from verify.results import Status, write_atomic
+
+STATUS_TEXT = {"pass": "pass", "fail": "FAIL", "skip": "skip", "error": "ERROR"}
+
+
+def _num(v: Any) -> float:
+    """Numbers from the JSON, where non-finite values are spelled as strings."""
+    if isinstance(v, str):
+        return float(v)
+    return float(v) if v is not None else math.nan
+
+
+def _svg(fig: Any, alt: str) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    # An accessible name for the picture: role=img with a <title> child.
+    head_end = svg.index(">") + 1
+    return svg[: head_end - 1] + f' role="img" aria-label="{_escape(alt)}">' + f"<title>{_escape(alt)}</title>" + svg[head_end:]
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _figure(width: float = 6.4, height: float = 3.0) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
+    return plt.subplots(figsize=(width, height))
+
+
+def plot_curve(name: str, curve: dict[str, Any]) -> str:
+    """f and f' over a range that shows the kinks, kinks marked."""
+    fig, ax = _figure()
+    x = [_num(v) for v in curve["x"]]
+    for i, (f, df) in enumerate(zip(curve["f"], curve["df"], strict=True)):
+        label = "" if len(curve["f"]) == 1 else f" (channel {curve['channels'][i]})"
+        ax.plot(x, [_num(v) for v in f], color=f"C{2 * i}", label=f"f{label}")
+        ax.plot(x, [_num(v) for v in df], color=f"C{2 * i + 1}", linestyle="--", label=f"f'{label}")
+    for k in curve.get("kinks", []):
+        ax.axvline(_num(k), color="crimson", alpha=0.5, linewidth=1)
+    if curve.get("kinks"):
+        ax.plot([], [], color="crimson", alpha=0.5, label="kink")
+    ax.set_xlabel("x")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(f"{name}: f and f'")
+    return _svg(fig, f"Plot of {name} and its derivative")
+
+
+# Plots drawn from a check's details, by check id; the checks that carry numbers add
+# theirs here (kinks, saturation, propagation, memory, throughput).
+DETAIL_PLOTS: dict[str, Callable[[str, dict[str, Any]], str | None]] = {}
+
+
+def render(data: dict[str, Any]) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("verify", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    subjects = data.get("subjects", [])
+    check_ids: list[str] = []
+    for s in subjects:
+        for c in s["checks"]:
+            if c["id"] not in check_ids:
+                check_ids.append(c["id"])
+    views = []
+    for s in subjects:
+        info = s.get("info", {})
+        plots = []
+        if "curve" in info:
+            plots.append(plot_curve(s["name"], info["curve"]))
+        for c in s["checks"]:
+            plotter = DETAIL_PLOTS.get(c["id"])
+            svg = plotter(s["name"], c.get("details", {})) if plotter else None
+            if svg:
+                plots.append(svg)
+        views.append({
+            "name": s["name"], "target": s["target"], "info": info, "spec": info.get("spec"),
+            "checks": {c["id"]: c for c in s["checks"]}, "check_list": s["checks"], "plots": plots,
+            "ok": all(c["status"] in (Status.PASS.value, Status.SKIP.value) for c in s["checks"]),
+        })
+    counts = {st.value: sum(c["status"] == st.value for s in subjects for c in s["checks"]) for st in Status}
+    template = env.get_template("report.html.j2")
+    return template.render(env=data.get("environment", {}), subjects=views, check_ids=check_ids,
+                           counts=counts, status_text=STATUS_TEXT, schema_version=data.get("schema_version"))
+
+
+def write_report(data: dict[str, Any], out_dir: str | Path) -> Path:
+    path = Path(out_dir) / "index.html"
+    write_atomic(path, render(data))
+    return path
