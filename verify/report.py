@@ -17,31 +17,33 @@ from verify.results import Status, write_atomic
 STATUS_TEXT = {"pass": "pass", "fail": "FAIL", "skip": "skip", "error": "ERROR"}
 
 
-def _num(v: Any) -> float:
+def num(v: Any) -> float:
     """Numbers from the JSON, where non-finite values are spelled as strings."""
     if isinstance(v, str):
         return float(v)
     return float(v) if v is not None else math.nan
 
 
-def _svg(fig: Any, alt: str) -> str:
+def svg(fig: Any, alt: str) -> str:
+    """A matplotlib figure as inline SVG with an accessible name; closes the figure."""
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
     # An accessible name for the picture: role=img with a <title> child.
-    head_end = svg.index(">") + 1
-    return svg[: head_end - 1] + f' role="img" aria-label="{_escape(alt)}">' + f"<title>{_escape(alt)}</title>" + svg[head_end:]
+    head_end = text.index(">") + 1
+    return (text[: head_end - 1] + f' role="img" aria-label="{_escape(alt)}">' + f"<title>{_escape(alt)}</title>"
+            + text[head_end:])
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def _figure(width: float = 6.4, height: float = 3.0) -> tuple[Any, Any]:
+def figure(width: float = 6.4, height: float = 3.0) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,29 +55,40 @@ def _figure(width: float = 6.4, height: float = 3.0) -> tuple[Any, Any]:
 
 def plot_curve(name: str, curve: dict[str, Any]) -> str:
     """f and f' over a range that shows the kinks, kinks marked."""
-    fig, ax = _figure()
-    x = [_num(v) for v in curve["x"]]
+    fig, ax = figure()
+    x = [num(v) for v in curve["x"]]
     for i, (f, df) in enumerate(zip(curve["f"], curve["df"], strict=True)):
         label = "" if len(curve["f"]) == 1 else f" (channel {curve['channels'][i]})"
-        ax.plot(x, [_num(v) for v in f], color=f"C{2 * i}", label=f"f{label}")
-        ax.plot(x, [_num(v) for v in df], color=f"C{2 * i + 1}", linestyle="--", label=f"f'{label}")
+        ax.plot(x, [num(v) for v in f], color=f"C{2 * i}", label=f"f{label}")
+        ax.plot(x, [num(v) for v in df], color=f"C{2 * i + 1}", linestyle="--", label=f"f'{label}")
     for k in curve.get("kinks", []):
-        ax.axvline(_num(k), color="crimson", alpha=0.5, linewidth=1)
+        ax.axvline(num(k), color="crimson", alpha=0.5, linewidth=1)
     if curve.get("kinks"):
         ax.plot([], [], color="crimson", alpha=0.5, label="kink")
     ax.set_xlabel("x")
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"{name}: f and f'")
-    return _svg(fig, f"Plot of {name} and its derivative")
+    return svg(fig, f"Plot of {name} and its derivative")
 
 
-# Plots drawn from a check's details, by check id; the checks that carry numbers add
-# theirs here (kinks, saturation, propagation, memory, throughput).
+# Plots drawn from a check's details, by check id: each module of verify.plots
+# registers its own with @detail_plot("check_id").
 DETAIL_PLOTS: dict[str, Callable[[str, dict[str, Any]], str | None]] = {}
+
+
+def detail_plot(check_id: str) -> Callable[[Callable[[str, dict[str, Any]], str | None]],
+                                           Callable[[str, dict[str, Any]], str | None]]:
+    def register(fn: Callable[[str, dict[str, Any]], str | None]) -> Callable[[str, dict[str, Any]], str | None]:
+        DETAIL_PLOTS[check_id] = fn
+        return fn
+
+    return register
 
 
 def render(data: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
+
+    import verify.plots  # noqa: F401  (registers the detail plots)
 
     env = Environment(loader=PackageLoader("verify", "templates"), autoescape=select_autoescape(["html", "j2"]))
     subjects = data.get("subjects", [])
@@ -92,9 +105,9 @@ def render(data: dict[str, Any]) -> str:
             plots.append(plot_curve(s["name"], info["curve"]))
         for c in s["checks"]:
             plotter = DETAIL_PLOTS.get(c["id"])
-            svg = plotter(s["name"], c.get("details", {})) if plotter else None
-            if svg:
-                plots.append(svg)
+            picture = plotter(s["name"], c.get("details", {})) if plotter else None
+            if picture:
+                plots.append(picture)
         views.append({
             "name": s["name"], "target": s["target"], "info": info, "spec": info.get("spec"),
             "checks": {c["id"]: c for c in s["checks"]}, "check_list": s["checks"], "plots": plots,
