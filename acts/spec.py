@@ -102,7 +102,8 @@ class Properties:
     at the default parameters. ``bounds`` is the closed range of the output, ``None``
     on a side that is unbounded. ``stable_range`` is the largest |x| up to which the
     implementation promises finite outputs and gradients in every floating dtype
-    (where the true value is finite).
+    (where the true value is finite). A ``channelwise`` activation declares limits,
+    bounds and value at zero for channel 0.
     """
 
     limits: tuple[float, float]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--json", metavar="FILE", help="write the results JSON here")
     ck.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
 
+    bp = sub.add_parser("bench", help="time the activations against built-ins, torch.compile and the bandwidth")
+    bp.add_argument("targets", nargs="*", metavar="TARGET")
+    bp.add_argument("--json", metavar="FILE", help="write the benchmark JSON here")
+    bp.add_argument("--sizes", type=_ids, help="element counts, e.g. 2^10,2^22 (default 2^10,2^14,2^18,2^22,2^24)")
+    bp.add_argument("--dtypes", type=_ids, help="default float32,bfloat16")
+    bp.add_argument("--variants", type=_ids, help="eager,compiled,builtin,naive (default all)")
+    bp.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    bp.add_argument("--quick", action="store_true", help="a smoke run: two sizes, float32, no compile (CI)")
+    bp.add_argument("--init", type=_json_object, default=None)
+    bp.add_argument("--quiet", "-q", action="store_true")
+
     rp = sub.add_parser("report", help="run the checks and write a self-contained HTML report")
     _add_run_options(rp)
     rp.add_argument("--out", default="reports", metavar="DIR", help="where index.html and results.json go")
     rp.add_argument("--no-bench", action="store_true", help="leave out the throughput benchmarks")
+    rp.add_argument("--quick-bench", dest="quick", action="store_true", help="benchmarks in bench's --quick mode")
     rp.add_argument("--from", dest="from_json", metavar="FILE", help="re-render a results JSON without re-running")
     return p
 
@@ -95,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, TargetError) as exc:
         print(f"verify: error: {exc}", file=sys.stderr)
@@ -156,6 +171,51 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
+def bench_config(args: argparse.Namespace, device: str) -> Any:
+    from verify.bench import VARIANTS, BenchConfig, parse_sizes
+
+    cfg = BenchConfig.quick(device) if getattr(args, "quick", False) else BenchConfig(device=device)
+    try:
+        if getattr(args, "sizes", None):
+            sizes = parse_sizes(args.sizes)
+            cfg = replace(cfg, sizes=sizes, compile_sizes=tuple(n for n in sizes if n in cfg.compile_sizes)
+                          or (max(sizes),))
+    except ValueError as exc:
+        raise UsageError(f"bad --sizes: {exc}") from None
+    if getattr(args, "dtypes", None):
+        unknown = [d for d in args.dtypes if d not in DTYPES]
+        if unknown:
+            raise UsageError(f"unknown dtype(s) {unknown}; choose from {', '.join(DTYPES)}")
+        cfg = replace(cfg, dtypes=tuple(DTYPES[d] for d in args.dtypes))
+    if getattr(args, "variants", None):
+        unknown = [v for v in args.variants if v not in VARIANTS]
+        if unknown:
+            raise UsageError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+        cfg = replace(cfg, variants=tuple(args.variants))
+    return cfg
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import acts
+    from verify.bench import run_bench, summary
+    from verify.results import write_atomic
+    from verify.targets import resolve
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is visible")
+    cfg = bench_config(args, device)
+    subjects = [resolve(t, args.init) for t in (args.targets or acts.names())]
+    log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    data = run_bench(subjects, cfg, log)
+    if args.json:
+        write_atomic(args.json, json.dumps(data, indent=1) + "\n")
+    print(summary(data, dtype=str(cfg.dtypes[0]).removeprefix("torch.")))
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from verify import report_io
     from verify.report import write_report
@@ -164,6 +224,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.from_json:
         try:
             data, results = report_io.load_json(args.from_json)
+            bench_json = Path(args.from_json).with_name("bench.json")
+            if "bench" not in data and bench_json.is_file():
+                data["bench"] = json.loads(bench_json.read_text())
         except (OSError, ValueError, KeyError) as exc:
             raise UsageError(f"cannot read results from {args.from_json}: {exc}") from None
     else:
@@ -175,6 +238,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         # The results first: a renderer that fails loses nothing already computed.
         report_io.write_json(data, str(out / "results.json"))
         print(report_io.summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
+        if not args.no_bench:
+            from verify.bench import run_bench
+            from verify.targets import resolve
+
+            log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+            bench = run_bench([resolve(t, args.init) for _, t in subjects], bench_config(args, ctx.device), log)
+            report_io.write_json(bench, str(out / "bench.json"))
+            data["bench"] = bench
+            report_io.write_json(data, str(out / "results.json"))
     path = write_report(data, out)
     print(f"report written to {path}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL

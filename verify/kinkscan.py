@@ -86,7 +86,7 @@ def curve(subject: Subject, points: int = 241) -> dict[str, object]:
     xs = torch.linspace(max(-half, lo + 1e-3), min(half, hi - 1e-3), points, dtype=torch.float64)
     f = grid_values(subject, xs)
     df = grid_values(subject, xs, derivative=True)
-    keep = [0] + [c for c in range(1, f.shape[0]) if not np.allclose(f[c], f[0], equal_nan=True)][:1]
+    keep = [0, *[c for c in range(1, f.shape[0]) if not np.allclose(f[c], f[0], equal_nan=True)][:1]]
     return {
         "x": xs.tolist(),
         "f": [f[c].tolist() for c in keep],

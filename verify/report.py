@@ -43,14 +43,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def figure(width: float = 6.4, height: float = 3.0) -> tuple[Any, Any]:
+def figure(width: float = 6.4, height: float = 3.0, columns: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
-    return plt.subplots(figsize=(width, height))
+    return plt.subplots(1, columns, figsize=(width, height), sharey=columns > 1)
 
 
 def plot_curve(name: str, curve: dict[str, Any]) -> str:
@@ -97,12 +97,20 @@ def render(data: dict[str, Any]) -> str:
         for c in s["checks"]:
             if c["id"] not in check_ids:
                 check_ids.append(c["id"])
+    bench_rows = {b["name"]: b["rows"] for b in data.get("bench", {}).get("subjects", [])}
     views = []
     for s in subjects:
         info = s.get("info", {})
         plots = []
         if "curve" in info:
             plots.append(plot_curve(s["name"], info["curve"]))
+        bench = bench_rows.get(s["name"])
+        if bench:
+            from verify.plots.throughput import plot_bench
+
+            picture = plot_bench(s["name"], bench, data["bench"].get("bandwidth", []))
+            if picture:
+                plots.append(picture)
         for c in s["checks"]:
             plotter = DETAIL_PLOTS.get(c["id"])
             picture = plotter(s["name"], c.get("details", {})) if plotter else None

@@ -128,7 +128,7 @@ class Subject:
         """An input shape with ``batch`` samples and ``length`` positions per channel."""
         base = self.base_shape
         if len(base) >= 3:
-            return (batch, base[1], length) + base[3:]
+            return (batch, base[1], length, *base[3:])
         if len(base) == 2:
             return (batch * length, base[1])
         return base

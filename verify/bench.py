@@ -1,0 +1,247 @@
+"""Throughput: an activation against its built-in, ``torch.compile`` and the machine's
+memory bandwidth, measured side by side in one run.
+
+An elementwise activation is memory-bound: its limit is the bytes it must move divided
+by the bandwidth. Each figure is therefore also given as a fraction of the bandwidth
+measured in the same run, for the kind of op it is: one that allocates its output
+(fresh pages must be faulted in, several times slower on this CPU) or one that writes
+into an existing buffer. The workloads are built by :func:`workload`, which the CLI
+(``python -m verify bench``) and the pytest-benchmark tests (``benchmarks/``) share.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.utils.benchmark import Timer
+
+from verify.subject import Subject
+
+MODES = ("forward", "forward_backward")
+VARIANTS = ("eager", "compiled", "builtin", "naive")
+
+# Minimum bytes an elementwise op moves per element and pass, in units of the element
+# size: forward reads x and writes y; backward reads the incoming gradient and one
+# saved tensor and writes the input's gradient.
+PASSES = {"forward": 2, "forward_backward": 5}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    sizes: tuple[int, ...] = tuple(1 << p for p in (10, 14, 18, 22, 24))
+    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)
+    device: str = "cpu"
+    variants: tuple[str, ...] = VARIANTS
+    modes: tuple[str, ...] = MODES
+    # Seconds of timing per measurement (torch.utils.benchmark's blocked_autorange).
+    min_run_time: float = 0.05
+    # torch.compile costs seconds per subject and dtype: compiled variants are timed
+    # at this one size (the budget size), not at every size.
+    compile_sizes: tuple[int, ...] = (1 << 22,)
+
+    @classmethod
+    def quick(cls, device: str = "cpu") -> BenchConfig:
+        return cls(sizes=(1 << 14, 1 << 20), dtypes=(torch.float32,), device=device,
+                   variants=("eager", "builtin", "naive"), min_run_time=0.01, compile_sizes=())
+
+
+@dataclass
+class Workload:
+    """A zero-argument callable doing one timed step, and what it is."""
+
+    fn: Callable[[], Any]
+    bytes_moved: int
+    numel: int
+    globals: dict[str, Any] = field(default_factory=dict)
+
+
+def _callable(subject: Subject, variant: str, dtype: torch.dtype, device: str) -> Callable[[torch.Tensor], Any] | None:
+    """The function a variant times, or None when the subject has no such variant."""
+    spec = subject.spec
+    if variant == "eager":
+        return subject.instance(dtype, device)
+    if variant == "compiled":
+        return torch.compile(subject.instance(dtype, device))
+    if spec is None:
+        return None
+    module = subject.instance(dtype, device)
+    values = module.param_values() if hasattr(module, "param_values") else {}
+    formula = spec.builtin if variant == "builtin" else spec.reference if variant == "naive" else None
+    if formula is None:
+        return None
+    return lambda x: formula(x, **values)
+
+
+def input_for(subject: Subject, numel: int, dtype: torch.dtype, device: str) -> torch.Tensor:
+    """``numel`` elements in the subject's layout (channels at dimension 1)."""
+    base = subject.base_shape
+    c = base[1] if len(base) >= 2 else 1
+    shape = (max(1, numel // (c * 256)), c, 256) if len(base) >= 3 else (max(1, numel // c), c) if c > 1 else (numel,)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    return (torch.randn(shape, generator=g) * 3).to(device=device, dtype=dtype)
+
+
+def workload(subject: Subject, variant: str, mode: str, numel: int, dtype: torch.dtype,
+             device: str = "cpu") -> Workload | None:
+    fn = _callable(subject, variant, dtype, device)
+    if fn is None:
+        return None
+    x = input_for(subject, numel, dtype, device)
+    n = x.numel()
+    bytes_moved = PASSES[mode] * n * x.element_size()
+    if mode == "forward":
+        def step() -> Any:
+            with torch.no_grad():
+                return fn(x)
+    else:
+        x.requires_grad_()
+        grad = torch.ones_like(x)
+
+        def step() -> Any:
+            x.grad = None
+            fn(x).backward(grad)
+    return Workload(step, bytes_moved, n)
+
+
+def measure(step: Callable[[], Any], device: str, min_run_time: float) -> dict[str, float]:
+    """Median and spread of one step, synchronised on CUDA (Timer does that)."""
+    step()  # warm up: first-call allocations and lazy initialisation
+    m = Timer(stmt="step()", globals={"step": step}).blocked_autorange(min_run_time=min_run_time)
+    return {"median_s": m.median, "iqr_s": m.iqr, "runs": len(m.times)}
+
+
+def bandwidth(numel: int, dtype: torch.dtype, device: str, min_run_time: float) -> dict[str, float]:
+    """GB/s of the simplest elementwise op (reads n, writes n): allocating its output,
+    and writing into an existing buffer."""
+    x = torch.randn(numel, device=device).to(dtype)
+    out = torch.empty_like(x)
+    moved = 2 * numel * x.element_size()
+    alloc = measure(lambda: torch.neg(x), device, min_run_time)["median_s"]
+    into = measure(lambda: torch.neg(x, out=out), device, min_run_time)["median_s"]
+    return {"alloc_gbps": moved / alloc / 1e9, "inplace_gbps": moved / into / 1e9}
+
+
+def bench_subject(subject: Subject, cfg: BenchConfig, limits: dict[tuple[str, int], dict[str, float]],
+                  log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for dtype in cfg.dtypes:
+        dname = str(dtype).removeprefix("torch.")
+        for n in cfg.sizes:
+            for mode in cfg.modes:
+                base: float | None = None
+                for variant in cfg.variants:
+                    if variant == "compiled" and n not in cfg.compile_sizes:
+                        continue
+                    row: dict[str, Any] = {"subject": subject.name, "size": n, "dtype": dname, "mode": mode,
+                                           "variant": variant}
+                    try:
+                        wl = workload(subject, variant, mode, n, dtype, cfg.device)
+                        if wl is None:
+                            continue
+                        started = time.perf_counter()
+                        row.update(measure(wl.fn, cfg.device, cfg.min_run_time))
+                        row["wall_s"] = time.perf_counter() - started
+                    except Exception as exc:  # one variant failing loses nothing else
+                        row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                        rows.append(row)
+                        continue
+                    row["numel"] = wl.numel
+                    row["elements_per_s"] = wl.numel / row["median_s"]
+                    row["effective_gbps"] = wl.bytes_moved / row["median_s"] / 1e9
+                    # Allocating variants are held to the allocating limit.
+                    limit = limits[(dname, n)]["alloc_gbps"]
+                    row["fraction_of_bandwidth"] = row["effective_gbps"] / limit
+                    if variant == "builtin":
+                        base = row["median_s"]
+                    rows.append(row)
+                for row in rows:
+                    if (row.get("size"), row.get("dtype"), row.get("mode")) == (n, dname, mode) and "median_s" in row:
+                        row["ratio_to_builtin"] = row["median_s"] / base if base else None
+        if log:
+            log(f"{subject.name} {dname}")
+    return rows
+
+
+def run_bench(subjects: Iterable[Subject], cfg: BenchConfig,
+              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    subjects = list(subjects)
+    limits: dict[tuple[str, int], dict[str, float]] = {}
+    for dtype in cfg.dtypes:
+        for n in cfg.sizes:
+            limits[(str(dtype).removeprefix("torch."), n)] = bandwidth(n, dtype, cfg.device, cfg.min_run_time)
+    results = []
+    for s in subjects:
+        try:
+            rows = bench_subject(s, cfg, limits, log)
+        except Exception as exc:  # a subject that cannot even be laid out
+            rows = [{"subject": s.name, "error": f"{type(exc).__name__}: {exc}"}]
+        results.append({"name": s.name, "target": s.target, "rows": rows})
+    return {
+        "environment": environment(cfg),
+        "bandwidth": [{"dtype": d, "size": n, **v} for (d, n), v in limits.items()],
+        "subjects": results,
+    }
+
+
+def environment(cfg: BenchConfig) -> dict[str, Any]:
+    import platform
+
+    return {
+        "torch_version": torch.__version__,
+        "device": cfg.device,
+        "device_name": torch.cuda.get_device_name() if cfg.device.startswith("cuda") else platform.processor()
+        or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "sizes": list(cfg.sizes),
+        "dtypes": [str(d).removeprefix("torch.") for d in cfg.dtypes],
+        "variants": list(cfg.variants),
+        "min_run_time_s": cfg.min_run_time,
+    }
+
+
+def summary(data: dict[str, Any], size: int | None = None, dtype: str = "float32") -> str:
+    """A table: per subject, forward+backward median and the ratio to the built-in at
+    the largest size measured (or ``size``)."""
+    lines = []
+    sizes = sorted({r["size"] for s in data["subjects"] for r in s["rows"] if "size" in r})
+    if not sizes:
+        return "no measurements"
+    n = size or max(sizes)
+    lines.append(f"forward+backward, {dtype}, {n} elements ({int(math.log2(n))} = log2)")
+    lines.append(f"{'subject':<20} {'eager ms':>9} {'builtin':>9} {'naive':>9} {'compiled':>9} {'eager/builtin':>14} "
+                 f"{'of bandwidth':>13}")
+    for s in data["subjects"]:
+        by = {r["variant"]: r for r in s["rows"] if r.get("size") == n and r.get("dtype") == dtype
+              and r.get("mode") == "forward_backward" and "median_s" in r}
+        if not by:
+            continue
+
+        def ms(v: str, by: dict = by) -> str:
+            return f"{by[v]['median_s'] * 1e3:9.2f}" if v in by else f"{'-':>9}"
+
+        ratio = by.get("eager", {}).get("ratio_to_builtin")
+        frac = by.get("eager", {}).get("fraction_of_bandwidth")
+        lines.append(f"{s['name']:<20} {ms('eager')} {ms('builtin')} {ms('naive')} {ms('compiled')} "
+                     f"{(f'{ratio:.2f}x' if ratio else '-'):>14} {(f'{frac:.0%}' if frac else '-'):>13}")
+    return "\n".join(lines)
+
+
+def parse_sizes(text: Sequence[str]) -> tuple[int, ...]:
+    """Sizes as numbers or powers of two (``2^20``, ``1<<20``, ``1048576``)."""
+    out = []
+    for t in text:
+        t = t.strip()
+        if t.startswith("2^"):
+            out.append(1 << int(t[2:]))
+        elif t.startswith("1<<"):
+            out.append(1 << int(t[3:]))
+        else:
+            out.append(int(t))
+    return tuple(out)
