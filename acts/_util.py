@@ -80,9 +80,9 @@ class ActivationModule(nn.Module):
         return {p.name: self._fixed[p.name] if p.name in self._fixed else getattr(self, p.name) for p in self.params}
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.inplace:
-            assert self.fn_inplace is not None
-            return type(self).fn_inplace(x, **self.param_values())
+        inplace_fn = type(self).fn_inplace
+        if self.inplace and inplace_fn is not None:
+            return inplace_fn(x, **self.param_values())
         return type(self).fn(x, **self.param_values())
 
     def extra_repr(self) -> str:

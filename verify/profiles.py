@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, settings
 
 PROFILES = ("quick", "ci", "thorough")
 DEFAULT_PROFILE = "ci"
 
-_common = {
+_common: dict[str, Any] = {
     "deadline": None,  # a first call may compile or warm caches
     "database": None,  # never write .hypothesis/ into a user's folder
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],

@@ -55,9 +55,9 @@ class Subject:
         checks judge the function, not a stochastic training mode)."""
         if self.spec is not None:
             values = {**self.spec.defaults(), **(params or {})}
-            fn: Fn = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
+            module = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
                                      **values)
-            fn = fn.to(device=device, dtype=dtype).eval()
+            fn: Fn = module.to(device=device, dtype=dtype).eval()
             # Parameters are made in float32; set them again in the checked dtype so a
             # float64 check sees 1.7159, not its float32 rounding.
             with torch.no_grad():
@@ -189,7 +189,7 @@ class Subject:
             cls = getattr(node, "_forward_cls", None)
             if cls is not None and cls not in found:
                 found.append(cls)
-            stack.extend(n for n, _ in node.next_functions)
+            stack.extend(n for n, _ in node.next_functions if n is not None)
         return found
 
     @property
@@ -261,7 +261,7 @@ def from_module(module: nn.Module, name: str, target: str) -> Subject:
     if hasattr(module, "inplace") and isinstance(module.inplace, bool):
         def inplace() -> Fn:
             m = copy.deepcopy(module)
-            m.inplace = True  # type: ignore[assignment]
+            m.inplace = True
             return m
 
     return Subject(

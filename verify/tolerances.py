@@ -101,15 +101,15 @@ LAYOUT_SCALE = 1.0
 # entries make a false alarm a 2**-64 event.
 PRECISION_EVIDENCE = 4
 
-# `inplace`: the in-place result may differ from the out-of-place one by one rounding
-# (a hand-written in-place form that re-associates, x.mul_(sigmoid(x)) against a fused
-# kernel); torch's own in-place activations are bitwise equal. A read of an element
-# already overwritten is off by O(1).
+# `inplace`: the in-place result against the out-of-place one on the same layout.
+# torch's own in-place activations are bitwise equal (same kernel); one rounding of
+# slack lets a hand-written in-place form reassociate (x.mul_(sigmoid(x)) against a
+# fused kernel). A read of an element already overwritten is off by O(1).
 INPLACE_ULPS = 1.0
-# Its input gradient is computed from the output, since the input is gone (ELU:
-# y + alpha instead of alpha * exp(x)), which cancels near saturation: errors are a few
-# ulps of the incoming gradient. Counted in ulps of max(|grad|, |incoming grad|); the
-# worst over torch's in-place activations on 2.13 CPU was INPLACE_GRAD_WORST_SEEN.
+# Its gradients against the out-of-place ones, in ulps of max(|grad|, |incoming grad|)
+# (the parameters': of the summed incoming gradient). An in-place backward has only the
+# output (ELU: y + alpha instead of alpha * exp(x)), which cancels near saturation;
+# the worst over torch's in-place activations on 2.13 CPU was 1.5 ulps (SELU).
 INPLACE_GRAD_ULPS = 8.0
 
 # `determinism`: runs compared bit for bit, and the size of the extra large input
@@ -123,3 +123,171 @@ DETERMINISM_LARGE_NUMEL = 1 << 16
 # roundings and may use other vectorised math.
 COMPILE_RTOL = 1.3e-6
 COMPILE_ATOL = 1e-5
+
+# `kinks` (and verify.kinkscan, which keeps the gradient checks off kinks).
+# The scan: f and f' on a grid of step 2**-10 (about 1e-3; a binary fraction, so that
+# 0, +-0.5, 3 and 6 are grid points and a NaN gradient exactly there is seen) over
+# [-R, R], R = max(KINK_SCAN_RANGE, 2 * the largest |declared kink| or |parameter| + 1),
+# at most KINK_SCAN_MAX_RANGE; the step doubles while the grid times the channels
+# passes KINK_SCAN_MAX_POINTS (a few MB of float64).
+KINK_SCAN_RANGE = 10.0
+KINK_SCAN_STEP = 2.0**-10
+KINK_SCAN_MAX_RANGE = 256.0
+KINK_SCAN_MAX_POINTS = 1 << 21
+# Inputs this close (relative) to a finite end of the domain are not scanned.
+KINK_DOMAIN_MARGIN = 1e-3
+# A candidate: two neighbouring second differences summing to more than
+# KINK_SCAN_RATIO times the median around them (a smooth f gives about 2 f'' h^2 at
+# every point; a slope change s gives s h, so s > 0.1 |f''| stands out) and more than
+# KINK_NOISE_ULPS float64 roundings of the values in them (piecewise-linear pieces give
+# exactly 0 away from kinks, so only rounding is left to stand above). Candidates are
+# confirmed or dropped by the one-sided limits below, so these only trade time for
+# sensitivity. At most KINK_MAX_CANDIDATES a channel (the strongest).
+KINK_SCAN_RATIO = 50.0
+KINK_NOISE_ULPS = 64.0
+KINK_MAX_CANDIDATES = 64
+# Localisation (verify.kinkscan.localise): KINK_LOCATE_STAGES rounds of
+# KINK_LOCATE_SAMPLES points across the bracket, each keeping a sub-bracket about 11
+# times narrower (5e-3 -> 4e-5 wide), then scipy.optimize.elementwise.find_root to
+# KINK_LOCATE_XTOL. What limits the result is a jump c of f'' at the kink, which pulls
+# the peak of the second-difference tent by c * delta * e / (slope change), about
+# 4e-12 c / (slope change) at the last stage's scales. Measured error on the registry's
+# kinks: 6e-12 at most (hard-swish). A located point within KINK_SNAP of a short binary
+# or decimal fraction is taken to be it (the gradient at a kink is asked for at 0, not
+# at 3e-13); KINK_MATCH is how close a found kink must be to a declared one.
+KINK_LOCATE_SAMPLES = 33
+KINK_LOCATE_STAGES = 3
+KINK_LOCATE_XTOL = 1e-13
+KINK_SNAP = 1e-9
+KINK_MATCH = 1e-6
+# One-sided limits of f^(k) by Richardson extrapolation of one-sided k-th differences
+# on x + s h (1 .. k+1), h halving KINK_RICHARDSON_LEVELS times from
+# KINK_RICHARDSON_H[k]. Rounding costs about 2^k eps |f| / h^k; the truncation error
+# after 4 levels is O(h^4): for f (k = 1, h from 1e-4) both are below 1e-10 on every
+# registered activation, for f' (k = 1, 2; f'' and f''') below 1e-6.
+KINK_RICHARDSON_H = {0: 1e-4, 1: 1e-4, 2: 2e-3}
+KINK_RICHARDSON_LEVELS = 4
+# Two one-sided limits differ when they are further apart than KINK_ERROR_FACTOR
+# times the extrapolations' own error estimates plus a relative tolerance: slopes
+# (d- against d+) KINK_SLOPE_RTOL, second derivatives KINK_SECOND_RTOL, third
+# KINK_THIRD_RTOL (each of max(1, |value|)). The smallest slope change in the registry
+# is 0.1 (SReLU's), the smallest jump of f'' 1 (ELU); the estimates' errors are 1e-10
+# and 1e-6.
+KINK_ERROR_FACTOR = 16.0
+KINK_SLOPE_RTOL = 1e-6
+KINK_SECOND_RTOL = 1e-4
+KINK_THIRD_RTOL = 1e-3
+# A jump of the value: more than KINK_JUMP_ULPS float64 ulps of |f| (max 1) between the
+# one-sided limits. Two formulas of one function meet within a few ulps where an
+# implementation switches branch; softplus's threshold switch leaves 2.1e-9 at x = 20,
+# 600,000 float64 ulps: a real jump in float64, one a central difference with step 1e-6
+# sees as a slope error of 1e-3.
+KINK_JUMP_ULPS = 256.0
+# A jump smaller than half a float32 ulp of the value cannot change a float32 (or
+# narrower) result: harmless in training. Without a spec such a jump is a finding; a
+# registered spec must still declare it (float64 gradient checks must avoid it).
+KINK_JUMP_VISIBLE_DTYPE = torch.float32
+# Autograd's gradient at a kink is inside the subdifferential [min(d-, d+), max(d-, d+)]
+# widened by KINK_GRAD_RTOL of max(1, |d|) in float64 and by KINK_GRAD_ULPS roundings
+# in a narrower dtype (the parameters are rounded too: SReLU's 0.1 slope is 0.10009765625
+# in bfloat16), plus |f''| times how far rounding moved the input off the kink (0.9 is
+# 0.8984375 in bfloat16).
+KINK_GRAD_RTOL = 1e-6
+KINK_GRAD_ULPS = 4.0
+
+# `memory`: the realistic step's activation input holds about MEMORY_STEP_NUMEL elements
+# (256 KiB in float32), enough that the step's bookkeeping (biases, the scalar loss,
+# the one-unit head's output: under 0.5% of it) cannot hide a whole input-sized tensor,
+# and small enough for the check to take milliseconds.
+MEMORY_STEP_NUMEL = 1 << 16
+# An in-place variant "saves training memory" when it lowers the training peak by at
+# least this fraction of one input-sized tensor, less the head's output (which the
+# in-place peak includes: it is allocated while the activation's output is held). A
+# perfect in-place variant of an activation whose out-of-place form saves only its
+# output lowers it by exactly one input less the head (measured: 0.996 of the input);
+# the 5% left is for bias- and scalar-sized buffers.
+MEMORY_INPLACE_MIN_SAVING = 0.95
+# Bytes a step still holds after its forward beyond its output and what the saved-
+# tensor hooks saw (a tensor kept on ctx or in a closure, invisible to the hooks) are
+# reported from this fraction of one input-sized tensor: exact accounting leaves only
+# a scalar loss and a few bias-sized buffers below it.
+MEMORY_HIDDEN_HELD = 0.5
+# On CUDA the dispatch-mode accounting must predict the caching allocator's saving
+# (out-of-place peak minus in-place peak) to within this fraction of one input-sized
+# tensor. The allocator rounds every block up to 512 bytes and its reductions and
+# cuBLAS take scratch the accounting cannot see; at MEMORY_STEP_NUMEL float32
+# elements a handful of such blocks is about 1% of the input. Not yet measured on a
+# GPU: the first `tox -e cuda` run should confirm or tighten it.
+MEMORY_CUDA_AGREEMENT = 0.05
+
+# `saturation`: |f'| below SATURATION_VANISHING vanishes, above SATURATION_EXPLODING
+# explodes (the issue's defaults; options "vanishing" and "exploding" override them). 1e-3
+# is where a gradient through a handful of such units is lost under float32 rounding of
+# the O(1) gradients summed with it; 1e3 is its mirror image.
+SATURATION_VANISHING = 1e-3
+SATURATION_EXPLODING = 1e3
+# The dead fraction P(|f'(x)| < SATURATION_VANISHING) is integrated under x ~ N(0, sigma^2)
+# for each of these sigma (unit-variance pre-activations, and narrower and wider ones).
+DEAD_FRACTION_SIGMAS = (0.5, 1.0, 2.0, 5.0)
+# The scan: |x| log-spaced from SATURATION_MIN_ABS to the dtype's max, 16 points a
+# decade as in `stability`, both signs, and 0; plus a uniform grid of step
+# SATURATION_DENSE_STEP on |x| <= SATURATION_DENSE_RANGE (ten standard deviations of the
+# widest sigma above and more), so that a narrow dip of |f'| near a double zero of f'
+# (snake's 1 + sin(2x) touches 0 on windows 0.045 wide) is not stepped over where the
+# dead fraction counts it. Where f' changes sign between grid points its zero is located
+# and added. Boundaries are then located between grid points to the dtype's resolution.
+SATURATION_POINTS_PER_DECADE = 16
+SATURATION_MIN_ABS = 1e-6
+SATURATION_DENSE_RANGE = 64.0
+SATURATION_DENSE_STEP = 1.0 / 32.0
+# At most this many intervals of each kind are listed per dtype (those nearest 0; the
+# rest are counted). The dead fraction uses all of them.
+SATURATION_MAX_INTERVALS = 16
+# Points of |f'| kept per dtype for the report's plot.
+SATURATION_CURVE_POINTS = 160
+# A low-precision dtype whose |f'| vanishes where float64's is at least this many times
+# the vanishing threshold has lost the gradient to its own rounding (or to a bug that
+# only its code path has): a finding.
+SATURATION_LOST_FACTOR = 10.0
+
+# `propagation`: the depth experiment runs a float32 MLP of PROPAGATION_DEPTH layers of
+# PROPAGATION_WIDTH units on PROPAGATION_BATCH inputs (fixed seed PROPAGATION_SEED), at
+# Kaiming's sigma_w^2 = 2, sigma_b = 0 unless the options say otherwise; about 70 ms of
+# one CPU core. It measures, per input, log(|dL/dh_0| / |dL/dh_L|) and averages over the
+# batch; mean-field theory predicts the sum over layers of log(chi_1(q_l)) / 2.
+# Finite width N makes each layer's factor fluctuate: |W^T u|^2 / |u|^2 by a relative
+# 2 / N and the mean of phi'^2 over N units by kappa / N (kappa = Var[phi'^2] / E[phi'^2]^2,
+# from the quadrature), so the log-ratio of one input has a standard deviation of at most
+# sqrt(sum_l (2 + kappa_l) / (4 N)) (0.32 to 0.38 at 50 x 256 for tanh, ReLU, GELU,
+# sigmoid, SELU) and a bias of -sum_l (2 + kappa_l) / (4 N) (E[log(1 + e)] = -Var[e] / 2),
+# see verify.meanfield.width_spread. Measured over ten seeds, the batch mean sat 0.1 to 0.3
+# below the prediction with a spread of 0.03 to 0.3. The experiment agrees with theory
+# when it is within PROPAGATION_SIGMAS standard deviations plus the bias: about 1.5 at
+# 50 x 256, a factor 4.5 in gradient norm, where a backward wrong by 4% (a factor 1.04 a
+# layer) is off by 2 and a wrong analysis by O(depth).
+PROPAGATION_DEPTH = 50
+PROPAGATION_WIDTH = 256
+PROPAGATION_BATCH = 256
+PROPAGATION_SEED = 0
+PROPAGATION_SIGMAS = 4.0
+# Kaiming (He et al. 2015) initialisation: sigma_w^2 = 2 (gain sqrt 2), sigma_b = 0.
+KAIMING_SIGMA_W2 = 2.0
+# A depth experiment shorter than this (the variance overflows earlier) is not run.
+PROPAGATION_MIN_DEPTH = 10
+# The sigma_b^2 at which the edge of chaos is searched (Poole et al. 2016 and Schoenholz
+# et al. 2017 draw their phase diagrams over sigma_b^2 up to about 0.5).
+SIGMA_B2_GRID = (0.0, 0.01, 0.05, 0.1, 0.2, 0.5)
+# A declared init gain promises that gradients keep their norm through depth: at
+# sigma_w = gain, sigma_b = 0 the mean-field gradient norm may change by at most a factor
+# GAIN_NORM_FACTOR over GAIN_DEPTH layers, |log chi_1| <= 2 log(2) / 50 = 0.028. ReLU's
+# sqrt 2 gives chi_1 = 1 exactly and torch's SELU gain 3/4 gives 1.0037; a He/LeCun mix-up
+# (a factor sqrt 2 in gain) gives chi_1 = 2 or 1/2.
+GAIN_NORM_FACTOR = 2.0
+GAIN_DEPTH = 50
+# Self-normalisation (Klambauer et al. 2017): (mean 0, variance 1) is a fixed point of the
+# mean/variance map when the map moves it by at most SELF_NORMALISING_ATOL (the published
+# constants have 30 digits and the quadrature is exact to 1e-15; constants cut to 4
+# digits move it by about 1e-5). Within SELF_NORMALISING_NEAR it is reported, and a miss
+# between the two is a finding.
+SELF_NORMALISING_ATOL = 1e-9
+SELF_NORMALISING_NEAR = 1e-2

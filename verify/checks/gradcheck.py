@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
@@ -19,7 +21,7 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     for params in settings:
         fn = subject.instance(torch.float64, ctx.device, params)
 
-        def prop(a: object, fn: object = fn) -> str | None:
+        def prop(a: object, fn: Any = fn) -> str | None:
             x = to_tensor(a, torch.float64, ctx.device).requires_grad_()
             try:
                 torch.autograd.gradcheck(

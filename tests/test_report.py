@@ -1,0 +1,96 @@
+"""The HTML report, tested as a person would see it: a real headless browser opens it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from verify.cli import main
+
+html5lib = pytest.importorskip("html5lib")
+
+SCREENSHOTS = Path(os.environ.get("VERIFY_SCREENSHOT_DIR", tempfile.gettempdir()))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real report: a registered activation, a torch module and a planted bug."""
+    out = tmp_path_factory.mktemp("report")
+    bug = out / "bug.py"
+    bug.write_text(
+        "import torch\n"
+        "def leaky_nan(x):\n"
+        "    return torch.where(x > 0, x, torch.nan_to_num(x * 0.01, nan=0.0))\n"
+    )
+    rc = main(["report", "relu6", "torch.nn:Tanh", f"{bug}:leaky_nan", "--only", "gradcheck,special_values",
+               "--profile", "quick", "--no-bench", "--out", str(out), "--quiet"])
+    assert rc == 1  # the planted NaN-swallowing activation fails; the report is still written
+    return out
+
+
+def test_writes_results_and_a_self_contained_page(report: Path) -> None:
+    data = json.loads((report / "results.json").read_text())
+    assert [s["name"] for s in data["subjects"]] == ["relu6", "Tanh", "leaky_nan"]
+    page = (report / "index.html").read_text()
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page), "the page must load nothing from the network"
+    assert "<script src" not in page and "<link" not in page
+    assert not list(report.glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_html_parses_strictly_with_alt_text_and_table_headers(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    doc = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(page)
+    svgs = doc.findall(".//{http://www.w3.org/2000/svg}svg") or doc.findall(".//svg")
+    assert len(svgs) >= 3, "one f/f' plot per subject"
+    for s in svgs:
+        assert s.get("role") == "img" and s.get("aria-label"), "every picture has alt text"
+    tables = doc.findall(".//table")
+    assert tables and all(t.findall(".//th") for t in tables), "every table has headers"
+    matrix = [t for t in tables if "matrix" in (t.get("class") or "")]
+    assert len(matrix) == 1
+    cells = " ".join("".join(td.itertext()) for td in matrix[0].findall(".//td"))
+    assert "FAIL" in cells and "pass" in cells, "status shown as text, not only colour"
+
+
+def test_rerender_from_json_without_running(report: Path, tmp_path: Path) -> None:
+    rc = main(["report", "--from", str(report / "results.json"), "--out", str(tmp_path)])
+    assert rc == 1
+    assert "leaky_nan" in (tmp_path / "index.html").read_text()
+
+
+def test_unreadable_results_json_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "r.json"
+    bad.write_text("{not json")
+    assert main(["report", "--from", str(bad), "--out", str(tmp_path)]) == 2
+    assert "cannot read results" in capsys.readouterr().err
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium on this machine (.ci/run installs Debian's)")
+def test_opens_in_a_real_browser_without_console_errors(report: Path) -> None:
+    browser = _chromium()
+    assert browser is not None
+    shot = SCREENSHOTS / "verify-report.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tempfile.mkdtemp()}", "--enable-logging=stderr", "--v=0", "--window-size=1280,1600"]
+    url = (report / "index.html").resolve().as_uri()
+    shot_run = subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True, text=True,
+                              timeout=120)
+    console = [line for line in shot_run.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    assert shot.is_file() and shot.stat().st_size > 10_000, "a screenshot of a rendered page"
+    dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    assert 'class="matrix"' in dom and dom.count("<svg") >= 3
+    print(f"screenshot: {shot}", file=sys.stderr)

@@ -1,0 +1,185 @@
+"""`special_values`: a NaN stays where it was put, the infinities give the declared
+limits, and -0.0 gives the value at zero.
+
+* NaN: an input with NaNs scattered over every channel must give NaN exactly there,
+  and every other output must be bit for bit the output of the same input without
+  the NaNs (same input bits through the same elementwise code give the same bits; any
+  difference is a dependence across elements). A NaN that comes out as a number is
+  swallowed (``nan_to_num``, ``torch.where(x > 0, x, 0)``).
+* +-inf: with a spec, the output must equal ``Properties.limits`` (the default
+  parameters' limits; an infinite limit exactly, a finite one within a few roundings)
+  and a NaN fails. Without a spec nothing says what the limit is; a NaN there is a
+  finding, not a failure (torch's own SiLU is NaN at -inf). An infinity outside the
+  domain at the default parameters is not asked.
+* -0.0: a finite value equal to the declared ``value_at_zero`` (without a spec: equal
+  to the output at +0.0, since a function of the reals cannot tell them apart).
+
+For a channelwise activation (a different function on each channel, with no
+per-channel parameter) the declared limits and value at zero describe channel 0;
+the other channels are held only to NaN-freedom and f(-0.0) = f(+0.0).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from verify import tolerances as tol
+from verify.checks._edges import Fn, call, evaluate, lay
+from verify.checks._layout import dtype_name
+from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.strategies import _inside, domain_range
+from verify.subject import Subject
+
+# Copies of each special value on every channel: more than one vector register's
+# worth (16 float32 or 32 bfloat16 lanes with AVX-512) plus a scalar tail, since an
+# elementwise kernel may compute its vectorised body and its tail differently.
+REPEAT = 37
+# Finite inputs around the NaNs: this many values spread over [-4, 4] in the domain,
+# with a NaN on every NAN_EVERY-th element of the laid-out input (so on every channel).
+NAN_GRID = 24
+NAN_EVERY = 5
+
+INFINITIES = (("at_neg_inf", -math.inf, 0), ("at_pos_inf", math.inf, 1))
+
+
+@check("special_values")
+def check_special_values(subject: Subject, ctx: Context) -> Outcome:
+    """NaN in gives NaN in place only; +-inf give the declared limits; -0.0 the value at zero."""
+    spec = subject.spec
+    lo, hi = subject.domain()
+    dtypes = tuple(dict.fromkeys((torch.float64, torch.float32, *ctx.dtypes)))
+    # The channels the declared values describe (see the module docstring).
+    judged = slice(0, 1) if spec is not None and spec.channelwise else slice(None)
+    problems: list[tuple[str, float]] = []
+    nan_limits: dict[str, list[str]] = {"-inf": [], "+inf": []}
+    records: dict[str, dict[str, Any]] = {}
+
+    for dt in dtypes:
+        name = dtype_name(dt)
+        fn = subject.instance(dt, ctx.device)
+        rec: dict[str, Any] = {}
+        rec["nan_propagation"], why = _nan_propagation(subject, fn, dt, ctx.device, (lo, hi))
+        if why:
+            problems.append((f"{name}: {why}", math.nan))
+
+        for key, v, side in INFINITIES:
+            if (v < 0 and lo > -math.inf) or (v > 0 and hi < math.inf):
+                rec[key] = "outside domain"
+                continue
+            rec[key], why = _at_infinity(subject, fn, dt, ctx.device, side, judged)
+            if why:
+                problems.append((f"{name}: {why}", v))
+            elif spec is None and math.isnan(rec[key]):
+                nan_limits[f"{v:+}"].append(name)
+
+        if lo < 0.0 < hi:
+            rec["at_neg_zero"], why = _negative_zero(subject, fn, dt, ctx.device, judged)
+            if why:
+                problems.append((f"{name}: {why}", -0.0))
+        else:
+            rec["at_neg_zero"] = "outside domain"
+        records[name] = rec
+
+    findings = [
+        f"f({label}) is NaN in {', '.join(names)} (no limit declared to hold it to)"
+        for label, names in nan_limits.items()
+        if names
+    ]
+    details: dict[str, Any] = {
+        "declared_limits": list(spec.properties.limits) if spec is not None else None,
+        "declared_value_at_zero": spec.properties.value_at_zero if spec is not None else None,
+        "domain": [lo, hi],
+        "dtypes": records,
+    }
+    if problems:
+        (message, value), more = problems[0], len(problems) - 1
+        return failed(message + (f" (and {more} more)" if more else ""), details=details,
+                      smallest_input=[value], findings=findings)
+    first = records[dtype_name(dtypes[0])]
+    shown = ", ".join(f"f({v:+}) = {_fmt(first[key])}" for key, v, _ in INFINITIES)
+    summary = (f"NaN stays in place; {shown}, f(-0.0) = {_fmt(first['at_neg_zero'])} "
+               f"({', '.join(records)})")
+    if findings:
+        summary += "; finding: " + "; ".join(findings)
+    return passed(summary, details=details, findings=findings)
+
+
+def _nan_propagation(subject: Subject, fn: Fn, dt: torch.dtype, device: str,
+                     domain: tuple[float, float]) -> tuple[str, str | None]:
+    """'ok', 'swallowed' (a NaN came out as a number) or 'leaked' (another output
+    changed), with the reason when not ok."""
+    a, b = _inside(*domain_range(domain, 4.0))
+    x = lay(subject, torch.linspace(a, b, NAN_GRID, dtype=torch.float64).to(device=device, dtype=dt))
+    mask = (torch.arange(x.numel(), device=device) % NAN_EVERY == 2).reshape(x.shape)
+    with torch.no_grad():
+        clean = call(subject, fn, x)
+        dirty = call(subject, fn, x.masked_fill(mask, math.nan))
+    swallowed = mask & ~torch.isnan(dirty)
+    if swallowed.any():
+        return "swallowed", f"a NaN input gave {float(dirty[swallowed][0]):.6g}, not NaN"
+    if subject.spec is not None and not subject.spec.elementwise:
+        return "ok (not elementwise: other positions not compared)", None
+    same = (dirty == clean) | (torch.isnan(dirty) & torch.isnan(clean))
+    leaked = ~mask & ~same
+    if leaked.any():
+        return "leaked", (f"NaNs at {int(mask.sum())} of {mask.numel()} positions changed {int(leaked.sum())} other "
+                          f"outputs ({float(clean[leaked][0]):.6g} became {float(dirty[leaked][0]):.6g})")
+    return "ok", None
+
+
+def _at_infinity(subject: Subject, fn: Fn, dt: torch.dtype, device: str, side: int,
+                 judged: slice) -> tuple[float, str | None]:
+    """f at -inf (side 0) or +inf (side 1), the first offending value if any, and why
+    it fails (None: it does not, or there is no declared limit to fail)."""
+    spec = subject.spec
+    v = (-math.inf, math.inf)[side]
+    y, _ = evaluate(subject, fn, torch.full((REPEAT,), v, dtype=dt, device=device))
+    if spec is None:
+        return _pick(y, torch.isnan(y)), None
+    limit = spec.properties.limits[side]
+    bad = torch.isnan(y)
+    if bad.any():
+        return math.nan, f"f({v:+}) is NaN, the declared limit is {limit!r}"
+    bad[judged] = ~_close(y[judged], torch.tensor(limit, dtype=torch.float64, device=y.device), dt)
+    value = _pick(y, bad)
+    return value, f"f({v:+}) = {value!r}, the declared limit is {limit!r}" if bad.any() else None
+
+
+def _negative_zero(subject: Subject, fn: Fn, dt: torch.dtype, device: str,
+                   judged: slice) -> tuple[float, str | None]:
+    spec = subject.spec
+    y, _ = evaluate(subject, fn, torch.full((REPEAT,), -0.0, dtype=dt, device=device))
+    at_pos, _ = evaluate(subject, fn, torch.zeros(REPEAT, dtype=dt, device=device))
+    expected = at_pos.double()
+    if spec is not None:
+        expected[judged] = spec.properties.value_at_zero
+    bad = ~torch.isfinite(y) | ~_close(y, expected, dt)
+    value = _pick(y, bad)
+    if not bad.any():
+        return value, None
+    if not math.isfinite(value):
+        return value, f"f(-0.0) is {value}"
+    want = float(expected[bad][0])
+    whose = "the declared value at zero" if spec is not None and bool(bad[judged].any()) else "f(+0.0)"
+    return value, f"f(-0.0) = {value!r}, but {whose} is {want!r}"
+
+
+def _close(y: Tensor, expected: Tensor, dt: torch.dtype) -> Tensor:
+    """Equal (infinities exactly), or within a few roundings of a finite expectation."""
+    y = y.double()
+    slack = tol.SPECIAL_VALUE_ULPS * tol.EPS[dt] * expected.abs().clamp(min=1.0)
+    return (y == expected) | (torch.isfinite(expected) & ((y - expected).abs() <= slack))
+
+
+def _pick(y: Tensor, bad: Tensor) -> float:
+    """The first offending value, or the first value when none offends."""
+    return float(y[bad][0]) if bad.any() else float(y[0, 0])
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
