@@ -68,8 +68,13 @@ class BipolarReLUFunction(torch.autograd.Function):
 class BipolarReLUInplaceFunction(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor) -> Tensor:
-        even = channel_index(x) % 2 == 0
-        x.copy_(torch.where(even, x.clamp(min=0), x.clamp(max=0)))
+        # Clamp the even and the odd channels in place through strided views: no
+        # temporary the size of the input, so the input's memory is really reused.
+        if x.dim() == 0:
+            return x.clamp_(min=0)
+        lead = (slice(None),) * (1 if x.dim() >= 2 else 0)
+        x[(*lead, slice(0, None, 2))].clamp_(min=0)
+        x[(*lead, slice(1, None, 2))].clamp_(max=0)
         return x
 
     @staticmethod

@@ -30,7 +30,9 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
 class CELUInplaceFunction(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor, alpha: float) -> Tensor:
-        return x.copy_(celu(x, alpha))
+        # torch's in-place kernel writes the result with no temporary, so the input's
+        # memory is really reused; the backward (from the output) is this Function's.
+        return F.celu_(x, alpha)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:

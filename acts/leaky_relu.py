@@ -29,7 +29,9 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 class LeakyReLUInplaceFunction(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor, negative_slope: float) -> Tensor:
-        return x.copy_(leaky_relu(x, negative_slope))
+        # torch's in-place kernel writes the result with no temporary, so the input's
+        # memory is really reused; the backward (from the output) is this Function's.
+        return F.leaky_relu_(x, negative_slope)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:

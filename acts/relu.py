@@ -125,6 +125,7 @@ SPEC = register(
             bounds=(0.0, None),
             monotonic=True,
             smoothness=Smoothness.C0,
+            gain=math.sqrt(2.0),
         ),
     )
 )

@@ -78,6 +78,7 @@ SPEC = register(
             monotonic=True,
             smoothness=Smoothness.C0,
             parity=None,
+            gain=0.75,
         ),
     )
 )

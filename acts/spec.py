@@ -113,6 +113,11 @@ class Properties:
     smoothness: Smoothness = Smoothness.SMOOTH
     parity: str | None = None  # "odd", "even" or None
     stable_range: float = 1e4
+    # None: not declared; False: no vanishing region (|f'| < 1e-3) within the stable range
+    # in float32; True: one there.
+    saturates: bool | None = None
+    # The recommended init gain (torch.nn.init.calculate_gain's sense), None: not declared.
+    gain: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +128,8 @@ class Properties:
             "smoothness": self.smoothness.value,
             "parity": self.parity,
             "stable_range": self.stable_range,
+            "saturates": self.saturates,
+            "gain": self.gain,
         }
 
 

@@ -85,3 +85,63 @@ def test_failing_file_target_exits_1_and_keeps_the_others(tmp_path: Path) -> Non
     statuses = {s["name"]: s["checks"][0]["status"] for s in json.loads(out.read_text())["subjects"]}
     assert statuses == {"BadTanh": "fail", "exploding": "error", "silu": "pass"}
     assert "reproduce: python -m verify check" in r.stdout
+
+
+ZOO = '''
+import time
+import torch
+from torch import nn
+
+
+class WhereSoftplus(nn.Module):
+    """The most common defect in the wild: torch.where over a branch that overflows.
+    The forward is finite; the gradient is NaN from x ~ 89 in float32."""
+
+    def forward(self, x):
+        return torch.where(x < 20, torch.log1p(torch.exp(x)), x)
+
+
+class Stochastic(nn.RReLU):
+    """Random in training mode, a fixed slope in eval mode."""
+
+
+class ImageOnly(nn.Module):
+    """Accepts only 4-d input (N, C, H, W)."""
+
+    def forward(self, x):
+        if x.dim() != 4:
+            raise ValueError("expected 4-d input")
+        return torch.tanh(x)
+
+
+class ReturnsTuple(nn.Module):
+    def forward(self, x):
+        return x, x
+
+
+class Hangs(nn.Module):
+    def forward(self, x):
+        time.sleep(60)
+        return x
+'''
+
+
+def test_a_zoo_is_judged_subject_by_subject(tmp_path: Path) -> None:
+    """Odd subjects in one run: each gets its own verdict from the check that owns its
+    defect; a hang is cut off; nothing is lost."""
+    zoo = tmp_path / "zoo.py"
+    zoo.write_text(ZOO)
+    out = tmp_path / "r.json"
+    names = ["WhereSoftplus", "Stochastic", "ImageOnly", "ReturnsTuple", "Hangs"]
+    r = cli("check", *[f"{zoo}:{n}" for n in names], "--only", "gradcheck,stability,determinism",
+            "--profile", "quick", "--timeout", "3", "--jobs", "2", "--json", str(out))
+    assert r.returncode == 1, r.stdout + r.stderr
+    by = {s["name"]: {c["id"]: c for c in s["checks"]} for s in json.loads(out.read_text())["subjects"]}
+    assert list(by) == names
+    assert by["WhereSoftplus"]["stability"]["status"] == "fail"
+    assert "gradient" in by["WhereSoftplus"]["stability"]["summary"]
+    assert by["WhereSoftplus"]["gradcheck"]["status"] == "pass"
+    assert {c["status"] for c in by["Stochastic"].values()} == {"pass"}
+    assert {c["status"] for c in by["ImageOnly"].values()} <= {"pass", "skip"}
+    assert {c["status"] for c in by["ReturnsTuple"].values()} == {"error"}
+    assert by["Hangs"]["gradcheck"]["status"] == "error" and "limit" in by["Hangs"]["gradcheck"]["summary"]

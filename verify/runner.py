@@ -25,8 +25,9 @@ from verify.subject import ShapeError, Subject
 CHECK_TIMEOUT_S = {"quick": 60.0, "ci": 120.0, "thorough": 600.0}
 
 
-class CheckTimeout(Exception):
-    pass
+class CheckTimeout(BaseException):
+    """Raised by the alarm. A BaseException, like KeyboardInterrupt, so that a check's
+    own ``except Exception`` (around a subject that may raise) cannot swallow it."""
 
 
 def select_checks(only: Sequence[str] | None = None, skip: Sequence[str] = (), profile: str = "ci") -> list[Check]:
@@ -112,8 +113,9 @@ def run_subject(
         if on_result is not None:
             on_result(subject, r)
     try:
-        info = subject.info()
-    except Exception as exc:  # info is a courtesy; never lose the results over it
+        with time_limit(timeout_s):  # it calls the subject too (the report's curve)
+            info = subject.info()
+    except (Exception, CheckTimeout) as exc:  # info is a courtesy; never lose the results over it
         info = {"error": f"{type(exc).__name__}: {exc}"}
     return SubjectResult(subject.name, subject.target, tuple(results), info)
 
