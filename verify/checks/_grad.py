@@ -47,3 +47,21 @@ def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6) -> dict[str, 
 
 def settings_label(params: dict[str, float] | None) -> str:
     return "default parameters" if not params else ", ".join(f"{k}={v:g}" for k, v in params.items())
+
+
+def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool = False
+                    ) -> tuple[dict[str, float] | None, Any, str] | None:
+    """Run ``judge(fn, x) -> reason | None`` over drawn float64 inputs at every
+    parameter setting; the first failure as (params, smallest input, reason)."""
+    from verify.strategies import falsify, to_tensor
+
+    for params in subject.param_settings():
+        fn = subject.instance(torch.float64, ctx.device, params)
+
+        def prop(a: Any, fn: Any = fn) -> str | None:
+            return judge(fn, to_tensor(a, torch.float64, ctx.device).requires_grad_())
+
+        found = falsify(sample_strategy(subject, params, second_order=second_order), prop, ctx.profile)
+        if found is not None:
+            return params, found[0], found[1]
+    return None

@@ -8,9 +8,8 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from verify import tolerances as tol
-from verify.checks._grad import first_line, sample_strategy, settings_label
+from verify.checks._grad import first_line, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
-from verify.strategies import falsify, to_tensor
 from verify.subject import Subject
 
 # What torch says when forward AD is not available for a piece of the forward.
@@ -22,45 +21,36 @@ UNSUPPORTED = (
 )
 
 
+class _Unsupported(Exception):
+    pass
+
+
+def _judge(fn: Any, x: torch.Tensor) -> str | None:
+    try:
+        torch.autograd.gradcheck(fn, (x,), eps=tol.GRADCHECK_EPS, atol=tol.GRADCHECK_ATOL, rtol=tol.GRADCHECK_RTOL,
+                                 check_forward_ad=True, check_backward_ad=False, check_undefined_grad=False,
+                                 check_batched_grad=False, fast_mode=True)
+    except GradcheckError as exc:
+        return first_line(exc)
+    except (RuntimeError, NotImplementedError) as exc:
+        if any(u in str(exc) for u in UNSUPPORTED):
+            raise _Unsupported(first_line(exc)) from exc
+        raise
+    return None
+
+
 @check("forward_ad")
 def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
     """Forward-mode AD against finite differences where it is supported."""
     if subject.has_custom_jvp is False:
         names = ", ".join(c.__name__ for c in subject.custom_functions)
         return skipped(f"forward-mode AD not supported: {names} defines no jvp")
-    settings = subject.param_settings()
-    for params in settings:
-        fn = subject.instance(torch.float64, ctx.device, params)
-
-        def prop(a: object, fn: Any = fn) -> str | None:
-            x = to_tensor(a, torch.float64, ctx.device).requires_grad_()
-            try:
-                torch.autograd.gradcheck(
-                    fn, (x,), eps=tol.GRADCHECK_EPS, atol=tol.GRADCHECK_ATOL, rtol=tol.GRADCHECK_RTOL,
-                    check_forward_ad=True, check_backward_ad=False, check_undefined_grad=False, fast_mode=True,
-                    check_batched_grad=False,
-                )
-            except GradcheckError as exc:
-                return first_line(exc)
-            except (RuntimeError, NotImplementedError) as exc:
-                if any(u in str(exc) for u in UNSUPPORTED):
-                    raise _Unsupported(first_line(exc)) from exc
-                raise
-            return None
-
-        try:
-            found = falsify(sample_strategy(subject, params), prop, ctx.profile)
-        except _Unsupported as exc:
-            return skipped(f"forward-mode AD not supported: {exc}")
-        if found is not None:
-            example, reason = found
-            return failed(
-                f"forward-mode derivative (jvp) wrong ({settings_label(params)}): {reason}",
-                details={"params": params, "reason": reason},
-                smallest_input=example,
-            )
-    return passed(f"jvp matches finite differences (float64, {len(settings)} setting(s))")
-
-
-class _Unsupported(Exception):
-    pass
+    try:
+        found = search_settings(subject, ctx, _judge)
+    except _Unsupported as exc:
+        return skipped(f"forward-mode AD not supported: {exc}")
+    if found is not None:
+        params, example, reason = found
+        return failed(f"forward-mode derivative (jvp) wrong ({settings_label(params)}): {reason}",
+                      details={"params": params, "reason": reason}, smallest_input=example)
+    return passed(f"jvp matches finite differences (float64, {len(subject.param_settings())} setting(s))")

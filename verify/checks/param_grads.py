@@ -18,7 +18,9 @@ from verify.subject import Subject
 def _missing_gradients(fn: Any, names: list[str], x: torch.Tensor) -> list[str]:
     """Parameters that require grad but receive None from a backward."""
     fn.zero_grad(set_to_none=True)
-    fn(x).sum().backward()
+    # The input requires grad too, so that a forward using every parameter detached
+    # still has a graph to run backward through.
+    fn(x.detach().requires_grad_()).sum().backward()
     return [n for n, p in fn.named_parameters() if p.requires_grad and n in names and p.grad is None]
 
 
