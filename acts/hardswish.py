@@ -3,7 +3,9 @@
 Howard et al., "Searching for MobileNetV3", ICCV 2019, arXiv:1905.02244.
 
 The derivative jumps from 0 to -1/2 at x = -3 and from 3/2 to 1 at x = 3. At the kinks
-the gradient through the clamp takes the inner side (-1/2 and 3/2), as torch's does.
+the gradient through the clamp takes the inner side (-1/2 and 3/2): a valid subgradient,
+but not torch 2.13's convention (F.hardswish gives the outer sides, 0 and 1); the
+`kinks` check reports the difference.
 """
 
 from __future__ import annotations

@@ -142,11 +142,12 @@ KINK_DOMAIN_MARGIN = 1e-3
 # A candidate: two neighbouring second differences summing to more than
 # KINK_SCAN_RATIO times the median around them (a smooth f gives about 2 f'' h^2 at
 # every point, a slope change s gives s h: s > 100 h |f''| stands out, 0.1 |f''| at
-# step 2**-10) and more than
-# KINK_NOISE_ULPS float64 roundings of the values in them (piecewise-linear pieces give
-# exactly 0 away from kinks, so only rounding is left to stand above). Candidates are
-# confirmed or dropped by the one-sided limits below, so these only trade time for
-# sensitivity. At most KINK_MAX_CANDIDATES a channel (the strongest).
+# step 2**-10) and more than KINK_NOISE_ULPS float64 roundings of |f| + |x| at the
+# points in them (piecewise-linear pieces give exactly 0 away from kinks, so only
+# rounding is left to stand above; a formula that cancels, (x + sqrt(x^2 + 1e-12)) / 2,
+# leaves noise of a few ulps of |x| where f is 1e-13). Candidates are confirmed or
+# dropped by the one-sided limits below, so these only trade time for sensitivity. At
+# most KINK_MAX_CANDIDATES a channel (the strongest).
 KINK_SCAN_RATIO = 50.0
 KINK_NOISE_ULPS = 64.0
 KINK_MAX_CANDIDATES = 64
