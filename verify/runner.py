@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from verify.checks import CHECKS, Check, Context, ordered
-from verify.checks.base import Outcome
+from verify.checks.base import Outcome, one_thread
 from verify.errors import TargetError
 from verify.profiles import ONLY_IN
 from verify.results import CheckResult, Status, SubjectResult
@@ -69,7 +69,9 @@ def repro_command(subject: Subject, check_id: str, ctx: Context) -> str:
 def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | None = None) -> CheckResult:
     start = time.perf_counter()
     try:
-        with time_limit(timeout_s):
+        # One torch thread per check: its tensors are small, and --jobs (or pytest-xdist)
+        # is how the gate uses more cores (see verify.checks.base.one_thread).
+        with time_limit(timeout_s), one_thread():
             outcome = check.fn(subject, ctx)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check {check.id} returned {type(outcome).__name__}, not an Outcome")

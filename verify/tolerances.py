@@ -232,9 +232,8 @@ MEMORY_HIDDEN_HELD = 0.5
 MEMORY_CUDA_AGREEMENT = 0.05
 
 # `saturation`: |f'| below SATURATION_VANISHING vanishes, above SATURATION_EXPLODING
-# explodes (the issue's defaults; options "vanishing" and "exploding" override them). 1e-3
-# is where a gradient through a handful of such units is lost under float32 rounding of
-# the O(1) gradients summed with it; 1e3 is its mirror image.
+# explodes: three decades either side of a unit slope, the issue's defaults (the options
+# "vanishing" and "exploding" override them).
 SATURATION_VANISHING = 1e-3
 SATURATION_EXPLODING = 1e3
 # The dead fraction P(|f'(x)| < SATURATION_VANISHING) is integrated under x ~ N(0, sigma^2)
@@ -242,8 +241,8 @@ SATURATION_EXPLODING = 1e3
 DEAD_FRACTION_SIGMAS = (0.5, 1.0, 2.0, 5.0)
 # The scan: |x| log-spaced from SATURATION_MIN_ABS to the dtype's max, 16 points a
 # decade as in `stability`, both signs, and 0; plus a uniform grid of step
-# SATURATION_DENSE_STEP on |x| <= SATURATION_DENSE_RANGE (ten standard deviations of the
-# widest sigma above and more), so that a narrow dip of |f'| near a double zero of f'
+# SATURATION_DENSE_STEP on |x| <= SATURATION_DENSE_RANGE (more than ten standard
+# deviations of the widest sigma above), so that a narrow dip of |f'| near a double zero of f'
 # (snake's 1 + sin(2x) touches 0 on windows 0.045 wide) is not stepped over where the
 # dead fraction counts it. Where f' changes sign between grid points its zero is located
 # and added. Boundaries are then located between grid points to the dtype's resolution.
@@ -263,7 +262,7 @@ SATURATION_LOST_FACTOR = 10.0
 
 # `propagation`: the depth experiment runs a float32 MLP of PROPAGATION_DEPTH layers of
 # PROPAGATION_WIDTH units on PROPAGATION_BATCH inputs (fixed seed PROPAGATION_SEED), at
-# Kaiming's sigma_w^2 = 2, sigma_b = 0 unless the options say otherwise: about 0.1 s of
+# Kaiming's sigma_w^2 = 2, sigma_b = 0 unless the options say otherwise: 0.1 to 0.2 s of
 # one CPU core. It measures, per input, log(|dL/dh_0| / |dL/dh_L|) and averages over the
 # batch, backpropagating through the network's own weights and, a second time, through
 # fresh ones (the gradient-independence assumption of the theory, made exact); mean-field
@@ -272,11 +271,11 @@ SATURATION_LOST_FACTOR = 10.0
 # mean of phi'^2 over the units by kappa / N; and the layer variances stray from q_l,
 # which moves chi_1 where it depends on q (softplus at Kaiming's init, where q grows
 # without bound). verify.meanfield.MeanField.log_ratio_spread propagates both, to first
-# order in 1 / N, into a standard deviation of the log-ratio (0.35 to 0.8 at 50 x 256 over
+# order in 1 / N, into a standard deviation of the log-ratio (0.3 to 0.8 at 50 x 256 over
 # the reference activations) and a downward bias (about 0.1 to 0.15). Over eight seeds
 # and two initialisations per activation the worst deviation was 2.7 of those standard
 # deviations. The experiment agrees with theory when either run is within
-# PROPAGATION_SIGMAS standard deviations plus the bias (1.5 to 3.4, a factor 4.5 to 30 in
+# PROPAGATION_SIGMAS standard deviations plus the bias (1.35 to 3.4, a factor 4 to 30 in
 # gradient norm); a backward wrong by 5% (a factor 1.05 a layer) is off by 2.4 at depth
 # 50, and a wrong analysis by O(depth). Only the tied run departing is a finding: the
 # gradient-independence assumption failing at this width (softplus: +0.8 on average).
@@ -301,8 +300,8 @@ GAIN_NORM_FACTOR = 2.0
 GAIN_DEPTH = 50
 # Self-normalisation (Klambauer et al. 2017): (mean 0, variance 1) is a fixed point of the
 # mean/variance map when the map moves it by at most SELF_NORMALISING_ATOL (the published
-# constants have 30 digits and the quadrature is exact to 1e-15; constants cut to 4
-# digits move it by about 1e-5). Within SELF_NORMALISING_NEAR it is reported, and a miss
-# between the two is a finding.
+# constants have 30 digits and the quadrature is exact to 1e-15; constants cut to 5
+# digits, 1.0507 and 1.6733, move it by 2e-5, to 3 digits by 3e-3). Within
+# SELF_NORMALISING_NEAR the map is reported, and a miss between the two is a finding.
 SELF_NORMALISING_ATOL = 1e-9
 SELF_NORMALISING_NEAR = 1e-2

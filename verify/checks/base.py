@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,3 +78,18 @@ def short(x: Any, n: int = 8) -> list[float] | float:
     t = torch.as_tensor(x).detach().double().flatten()
     vals = [float(v) for v in t[:n]]
     return vals[0] if t.numel() == 1 else vals
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one CPU thread (for the depth experiment here, the scans of `saturation`):
+    their tensors are small (64k elements), so OpenMP's fork and barrier cost more than
+    they save, and under oversubscription (pytest-xdist workers, a busy machine) 20 to 60
+    times more (measured on a loaded 2-core machine: the depth experiment took 0.13 s of
+    CPU on one thread, 4 to 9 s on two)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
