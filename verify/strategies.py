@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -77,13 +77,17 @@ def domain_range(domain: tuple[float, float], width: float = 8.0) -> tuple[float
     return max(lo, -width), min(hi, width)
 
 
-def falsify(strategy: st.SearchStrategy[T], prop: Callable[[T], str | None], profile: str) -> tuple[T, str] | None:
+def falsify(strategy: st.SearchStrategy[T], prop: Callable[[T], str | None], profile: str,
+            share: float = 1.0) -> tuple[T, str] | None:
     """Search for an example on which ``prop`` returns a reason to fail (``None`` means
     it holds). Returns the smallest failing example hypothesis shrinks to, with its
-    reason, or ``None`` when every example holds."""
+    reason, or ``None`` when every example holds. ``share`` scales the profile's
+    number of examples (a secondary search, such as one edge value of many)."""
     failures: list[tuple[T, str]] = []
+    base = hypothesis_settings(profile)
+    chosen = base if share >= 1.0 else settings(base, max_examples=max(3, round(base.max_examples * share)))
 
-    @hypothesis_settings(profile)
+    @chosen
     @given(strategy)
     def search(example: T) -> None:
         reason = prop(example)

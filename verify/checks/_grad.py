@@ -49,19 +49,28 @@ def settings_label(params: dict[str, float] | None) -> str:
     return "default parameters" if not params else ", ".join(f"{k}={v:g}" for k, v in params.items())
 
 
+# Each parameter edge value gets this share of the profile's examples (at least 3):
+# an edge value is one more point in parameter space, not a new function, and a
+# spec such as SReLU declares eight of them.
+EDGE_SHARE = 0.2
+
+
 def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool = False
                     ) -> tuple[dict[str, float] | None, Any, str] | None:
     """Run ``judge(fn, x) -> reason | None`` over drawn float64 inputs at every
     parameter setting; the first failure as (params, smallest input, reason)."""
     from verify.strategies import falsify, to_tensor
 
-    for params in subject.param_settings():
+    settings = subject.param_settings()
+    for i, params in enumerate(settings):
         fn = subject.instance(torch.float64, ctx.device, params)
 
         def prop(a: Any, fn: Any = fn) -> str | None:
             return judge(fn, to_tensor(a, torch.float64, ctx.device).requires_grad_())
 
-        found = falsify(sample_strategy(subject, params, second_order=second_order), prop, ctx.profile)
+        # The defaults get the profile's full search; the edge values share it.
+        share = 1.0 if i == 0 else EDGE_SHARE
+        found = falsify(sample_strategy(subject, params, second_order=second_order), prop, ctx.profile, share)
         if found is not None:
             return params, found[0], found[1]
     return None

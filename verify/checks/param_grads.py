@@ -9,7 +9,7 @@ from torch.autograd.gradcheck import GradcheckError
 from torch.func import functional_call
 
 from verify import tolerances as tol
-from verify.checks._grad import first_line, sample_strategy, settings_label
+from verify.checks._grad import EDGE_SHARE, first_line, sample_strategy, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.strategies import falsify, to_tensor
 from verify.subject import Subject
@@ -32,7 +32,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
     if not subject.parameters(probe):
         return skipped("no trainable parameters")
     settings = subject.param_settings()
-    for params in settings:
+    for i, params in enumerate(settings):
         fn = subject.instance(torch.float64, ctx.device, params)
         named = subject.parameters(fn)
         names = [n for n, _ in named]
@@ -62,7 +62,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
                 return _name_parameter(first_line(exc), names)
             return None
 
-        found = falsify(sample_strategy(subject, params), prop, ctx.profile)
+        found = falsify(sample_strategy(subject, params), prop, ctx.profile, 1.0 if i == 0 else EDGE_SHARE)
         if found is not None:
             example, reason = found
             return failed(
