@@ -75,7 +75,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     p.add_argument("--dtype", type=_ids, default=None,
                    help="low-precision dtypes to test (default float32,bfloat16,float16)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="worker processes (default: one per core, at most one per target)")
     p.add_argument("--profile", choices=["quick", "ci", "thorough"], default="ci")
     p.add_argument("--init", type=_json_object, default=None,
                    help="JSON keyword arguments for an nn.Module class target, e.g. '{\"alpha\": 0.5}'")
@@ -259,7 +260,7 @@ def _prepare(args: argparse.Namespace, ctx: Any) -> tuple[list[tuple[str, str]],
     from verify.runner import select_checks
     from verify.targets import resolve
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     checks = select_checks(args.only, args.skip, ctx.profile)
     targets = args.targets or acts.names()
@@ -269,6 +270,8 @@ def _prepare(args: argparse.Namespace, ctx: Any) -> tuple[list[tuple[str, str]],
     for t in targets:
         subject = resolve(t, args.init)
         pairs.append((subject.name, t))
+    if args.jobs is None:
+        args.jobs = max(1, min(os.cpu_count() or 1, len(pairs)))
     return pairs, checks
 
 
