@@ -70,8 +70,12 @@ def _subject(target: Any) -> Subject:
 
     if isinstance(target, str):
         return resolve(target)
+    from torch import nn
+
     name = getattr(target, "name", None) if not isinstance(target, type) else None
     name = name if isinstance(name, str) else getattr(target, "__name__", type(target).__name__)
+    if isinstance(target, nn.Module) and target.extra_repr():
+        name = f"{name}({target.extra_repr()})"  # two ReLUs, one in-place, get two ids
     return from_object(target, name=name, target=f"{getattr(target, '__module__', 'object')}:{name}")
 
 

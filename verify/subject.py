@@ -256,28 +256,38 @@ def from_spec(spec: Activation, target: str | None = None) -> Subject:
     )
 
 
-def from_module(module: nn.Module, name: str, target: str) -> Subject:
-    inplace = None
-    if hasattr(module, "inplace") and isinstance(module.inplace, bool):
-        def inplace() -> Fn:
-            m = copy.deepcopy(module)
-            m.inplace = True
-            return m
+def _with_inplace(module: nn.Module, flag: bool) -> nn.Module:
+    m = copy.deepcopy(module)
+    m.inplace = flag
+    return m
 
-    return Subject(
+
+def from_module(module: nn.Module, name: str, target: str) -> Subject:
+    """A module instance. One built with ``inplace=True`` is checked as the function it
+    computes (a copy with ``inplace=False``: gradient checks feed it leaves), and its
+    in-place form by the ``inplace`` and ``memory`` checks."""
+    if not (hasattr(module, "inplace") and isinstance(module.inplace, bool)):
+        return Subject(name=name, target=target, factory=lambda: copy.deepcopy(module), origin="module")
+    subject = Subject(
         name=name,
         target=target,
-        factory=lambda: copy.deepcopy(module),
-        inplace_factory=inplace,
+        factory=lambda: _with_inplace(module, False),
+        inplace_factory=lambda: _with_inplace(module, True),
         origin="module",
     )
+    if module.inplace:
+        subject.notes.append("built with inplace=True: its function is checked out of place, its in-place form "
+                             "by the inplace and memory checks")
+    return subject
 
 
 def from_module_class(cls: type[nn.Module], init: dict[str, Any], name: str, target: str) -> Subject:
     subject = from_module(cls(**init), name, target)
-    subject.factory = lambda: cls(**init)
     if subject.inplace_factory is not None and "inplace" in inspect.signature(cls).parameters:
+        subject.factory = lambda: cls(**{**init, "inplace": False})
         subject.inplace_factory = lambda: cls(**{**init, "inplace": True})
+    elif subject.inplace_factory is None:
+        subject.factory = lambda: cls(**init)
     return subject
 
 

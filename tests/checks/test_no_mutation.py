@@ -80,4 +80,8 @@ def test_out_of_place_forms_pass(run: Any) -> None:
 def test_in_place_module_is_judged_out_of_place(run: Any) -> None:
     r = run("no_mutation", nn.ReLU(inplace=True))
     assert r.status is Status.PASS, r.summary
-    assert "inplace=False" in r.details["note"]
+    from verify.targets import from_object
+
+    subject = from_object(nn.ReLU(inplace=True), name="ReLU", target="torch.nn:ReLU")
+    assert subject.instance().inplace is False and subject.instance(inplace=True).inplace is True
+    assert any("inplace=True" in n for n in subject.notes)
