@@ -92,3 +92,40 @@ class ActivationModule(nn.Module):
         if self.inplace:
             parts.append("inplace=True")
         return ", ".join(parts)
+
+
+def inplace_from_output(
+    name: str,
+    write: Callable[..., Tensor],
+    slope: Callable[..., Tensor],
+) -> type[torch.autograd.Function]:
+    """An in-place variant whose derivative is recovered from its output.
+
+    ``write(x, *params)`` overwrites ``x`` with f(x) and returns it; ``slope(y, *params)``
+    is f'(x) computed from y = f(x) alone. The Function marks its input dirty and saves
+    only the output, so the input's memory is free in training; its backward is built
+    from torch ops, so it can be differentiated again.
+    """
+
+    def forward(x: Tensor, *params: Any) -> Tensor:
+        return write(x, *params)
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.mark_dirty(inputs[0])
+        ctx.save_for_backward(output)
+        ctx.params = inputs[1:]
+
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        (y,) = ctx.saved_tensors
+        return (grad_out * slope(y, *ctx.params), *(None for _ in ctx.params))
+
+    return type(
+        f"{name}InplaceFunction",
+        (torch.autograd.Function,),
+        {
+            "forward": staticmethod(forward),
+            "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(backward),
+            "__doc__": inplace_from_output.__doc__,
+        },
+    )

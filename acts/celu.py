@@ -12,13 +12,12 @@ output, exp(x / alpha) = 1 + y / alpha on the negative side.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
@@ -27,24 +26,11 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0) / alpha))
 
 
-class CELUInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor, alpha: float) -> Tensor:
-        # torch's in-place kernel writes the result with no temporary, so the input's
-        # memory is really reused; the backward (from the output) is this Function's.
-        return F.celu_(x, alpha)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-        ctx.alpha = inputs[1]
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
-        (y,) = ctx.saved_tensors
-        return grad_out * torch.where(y > 0, 1.0, 1.0 + y / ctx.alpha), None
-
+# torch's in-place kernel writes the result with no temporary, so the input's memory
+# is really reused; the derivative comes from the output.
+CELUInplaceFunction = inplace_from_output(
+    "CELU", lambda x, alpha: F.celu_(x, alpha), lambda y, alpha: torch.where(y > 0, 1.0, 1.0 + y / alpha)
+)
 
 def celu_(x: Tensor, alpha: float = 1.0) -> Tensor:
     return CELUInplaceFunction.apply(x, alpha)

@@ -14,13 +14,12 @@ but the output in training.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
@@ -29,25 +28,14 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0)))
 
 
-class ELUInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor, alpha: float) -> Tensor:
-        # torch's in-place kernel writes the result with no temporary, so the input's
-        # memory is really reused; the backward (from the output) is this Function's.
-        return F.elu_(x, alpha)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-        ctx.alpha = inputs[1]
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
-        (y,) = ctx.saved_tensors
-        # d/dx alpha * (exp(x) - 1) = alpha * exp(x) = y + alpha.
-        return grad_out * torch.where(y > 0, 1.0, y + ctx.alpha), None
-
+# torch's in-place kernel writes the result with no temporary, so the input's memory
+# is really reused; the derivative comes from the output.
+ELUInplaceFunction = inplace_from_output(
+    "ELU",
+    lambda x, alpha: F.elu_(x, alpha),
+    # d/dx alpha * (exp(x) - 1) = alpha * exp(x) = y + alpha.
+    lambda y, alpha: torch.where(y > 0, 1.0, y + alpha),
+)
 
 def elu_(x: Tensor, alpha: float = 1.0) -> Tensor:
     return ELUInplaceFunction.apply(x, alpha)

@@ -9,13 +9,10 @@ gradient of the clamp, 1, there. Both lie in the subdifferential.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -24,21 +21,9 @@ def hardtanh(x: Tensor) -> Tensor:
     return x.clamp(-1, 1)
 
 
-class HardTanhInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return x.clamp_(-1, 1)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return grad_out * (y.abs() < 1).to(grad_out.dtype)
-
+HardTanhInplaceFunction = inplace_from_output(
+    "HardTanh", lambda x: x.clamp_(-1, 1), lambda y: (y.abs() < 1).to(y.dtype)
+)
 
 def hardtanh_(x: Tensor) -> Tensor:
     return HardTanhInplaceFunction.apply(x)

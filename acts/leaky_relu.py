@@ -11,13 +11,12 @@ slope, on both variants, as torch's.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
@@ -26,24 +25,14 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return torch.where(x > 0, x, x * negative_slope)
 
 
-class LeakyReLUInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor, negative_slope: float) -> Tensor:
-        # torch's in-place kernel writes the result with no temporary, so the input's
-        # memory is really reused; the backward (from the output) is this Function's.
-        return F.leaky_relu_(x, negative_slope)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, float], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-        ctx.negative_slope = inputs[1]
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None]:
-        (y,) = ctx.saved_tensors
-        return torch.where(y > 0, grad_out, grad_out * ctx.negative_slope), None
-
+# torch's in-place kernel writes the result with no temporary, so the input's memory
+# is really reused; the derivative comes from the output.
+LeakyReLUInplaceFunction = inplace_from_output(
+    "LeakyReLU",
+    lambda x, slope: F.leaky_relu_(x, slope),
+    # A tensor slope: torch.where over two Python floats would give float32.
+    lambda y, slope: torch.where(y > 0, 1.0, y.new_full((), slope)),
+)
 
 def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     if negative_slope <= 0:

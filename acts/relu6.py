@@ -10,13 +10,10 @@ gradient of the clamp, 1, there. Both lie in the subdifferential.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -25,21 +22,9 @@ def relu6(x: Tensor) -> Tensor:
     return x.clamp(0, 6)
 
 
-class ReLU6InplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return x.clamp_(0, 6)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return grad_out * ((y > 0) & (y < 6)).to(grad_out.dtype)
-
+ReLU6InplaceFunction = inplace_from_output(
+    "ReLU6", lambda x: x.clamp_(0, 6), lambda y: ((y > 0) & (y < 6)).to(y.dtype)
+)
 
 def relu6_(x: Tensor) -> Tensor:
     return ReLU6InplaceFunction.apply(x)

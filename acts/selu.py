@@ -13,13 +13,12 @@ negative side, so it saves nothing but the output in training.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -31,22 +30,12 @@ def selu(x: Tensor) -> Tensor:
     return SCALE * torch.where(x > 0, x, ALPHA * torch.expm1(x.clamp(max=0)))
 
 
-class SELUInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return x.copy_(selu(x))
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        # d/dx scale * alpha * (exp(x) - 1) = scale * alpha * exp(x) = y + scale * alpha.
-        return grad_out * torch.where(y > 0, SCALE, y + SCALE * ALPHA)
-
+SELUInplaceFunction = inplace_from_output(
+    "SELU",
+    lambda x: x.copy_(selu(x)),
+    # d/dx scale * alpha * (exp(x) - 1) = scale * alpha * exp(x) = y + scale * alpha.
+    lambda y: torch.where(y > 0, SCALE, y + SCALE * ALPHA),
+)
 
 def selu_(x: Tensor) -> Tensor:
     return SELUInplaceFunction.apply(x)

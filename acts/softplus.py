@@ -20,13 +20,12 @@ The in-place variant recovers the derivative sigmoid(beta x) from the output alo
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties
 
@@ -42,24 +41,15 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return torch.where(z > threshold, x, log1p_exp(z) / beta)
 
 
-class SoftplusInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor, beta: float, threshold: float) -> Tensor:
-        return x.copy_(softplus(x, beta, threshold))
+def _softplus_slope(y: Tensor, beta: float, threshold: float) -> Tensor:
+    # y = log(1 + exp(beta x)) / beta gives sigmoid(beta x) = 1 - exp(-beta y).
+    z = y * beta
+    return torch.where(z > threshold, 1.0, -torch.expm1(-z))
 
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor, float, float], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
-        ctx.beta, ctx.threshold = inputs[1], inputs[2]
 
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None, None]:
-        (y,) = ctx.saved_tensors
-        z = y * ctx.beta
-        # y = log(1 + exp(beta x)) / beta gives sigmoid(beta x) = 1 - exp(-beta y).
-        return grad_out * torch.where(z > ctx.threshold, 1.0, -torch.expm1(-z)), None, None
-
+SoftplusInplaceFunction = inplace_from_output(
+    "Softplus", lambda x, beta, threshold: x.copy_(softplus(x, beta, threshold)), _softplus_slope
+)
 
 def softplus_(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return SoftplusInplaceFunction.apply(x, beta, threshold)

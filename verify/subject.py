@@ -258,7 +258,7 @@ def from_spec(spec: Activation, target: str | None = None) -> Subject:
 
 def _with_inplace(module: nn.Module, flag: bool) -> nn.Module:
     m = copy.deepcopy(module)
-    m.inplace = flag
+    setattr(m, "inplace", flag)  # noqa: B010 (nn.Module types attributes as Tensor | Module)
     return m
 
 
