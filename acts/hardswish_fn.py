@@ -28,13 +28,12 @@ not monotonic on (-3, 0), so the derivative cannot be recovered from the output.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, function_from_input
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -52,31 +51,13 @@ def _derivative(x: Tensor) -> Tensor:
     return torch.where(x <= -3, 0.0, torch.where(x < 3, x / 3 + 0.5, 1.0))
 
 
-class HardSwishFunction(torch.autograd.Function):
-    generate_vmap_rule = True
+def _hardswish(x: Tensor) -> Tensor:
+    # clamp keeps x + 3 in [0, 6], so x * (x + 3) never overflows a half type for
+    # |x| <= 1e4; the guard turns -inf * 0 into the limit 0.
+    return torch.where(x == -math.inf, 0.0, x * (x + 3).clamp(0, 6) / 6)
 
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        # clamp keeps x + 3 in [0, 6], so x * (x + 3) never overflows a half type for
-        # |x| <= 1e4; the guard turns -inf * 0 into the limit 0.
-        return torch.where(x == -math.inf, 0.0, x * (x + 3).clamp(0, 6) / 6)
 
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        (x,) = inputs
-        ctx.save_for_backward(x)
-        ctx.save_for_forward(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad_out * _derivative(x)
-
-    @staticmethod
-    def jvp(ctx: Any, x_t: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return x_t * _derivative(x)
-
+HardSwishFunction = function_from_input("HardSwish", _hardswish, _derivative)
 
 def hardswish_fn(x: Tensor) -> Tensor:
     return HardSwishFunction.apply(x)

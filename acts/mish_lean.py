@@ -22,13 +22,12 @@ saving nothing.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, function_from_input
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -51,29 +50,7 @@ def _derivative(x: Tensor) -> Tensor:
     return t + x * s * (1 - t * t)
 
 
-class MishLeanFunction(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return _mish(x)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        (x,) = inputs
-        ctx.save_for_backward(x)
-        ctx.save_for_forward(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad_out * _derivative(x)
-
-    @staticmethod
-    def jvp(ctx: Any, x_t: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return x_t * _derivative(x)
-
+MishLeanFunction = function_from_input("MishLean", _mish, _derivative)
 
 def mish_lean(x: Tensor) -> Tensor:
     return MishLeanFunction.apply(x)

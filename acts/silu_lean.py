@@ -21,13 +21,12 @@ saving nothing.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, function_from_input
 from acts.registry import register
 from acts.silu import SILU_MIN
 from acts.spec import Activation, Kind, Properties
@@ -43,29 +42,9 @@ def _derivative(x: Tensor) -> Tensor:
     return s * (1 + x * (1 - s))
 
 
-class SiLULeanFunction(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return torch.where(x == -math.inf, 0.0, x * torch.sigmoid(x))
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        (x,) = inputs
-        ctx.save_for_backward(x)
-        ctx.save_for_forward(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad_out * _derivative(x)
-
-    @staticmethod
-    def jvp(ctx: Any, x_t: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return x_t * _derivative(x)
-
+SiLULeanFunction = function_from_input(
+    "SiLULean", lambda x: torch.where(x == -math.inf, 0.0, x * torch.sigmoid(x)), _derivative
+)
 
 def silu_lean(x: Tensor) -> Tensor:
     return SiLULeanFunction.apply(x)
