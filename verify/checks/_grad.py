@@ -74,3 +74,17 @@ def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool =
         if found is not None:
             return params, found[0], found[1]
     return None
+
+
+def formula_with_params(formula: Any, module: Any, detach: bool = True) -> Any:
+    """``formula`` (the spec's reference or built-in) called with ``module``'s own
+    parameter tensors, so that per-channel parameters keep the subject's layout;
+    with ``detach=False`` the parameters stay in the graph (their gradients count)."""
+    values = dict(module.param_values()) if hasattr(module, "param_values") else {}
+    if detach:
+        values = {k: (v.detach() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        return formula(x, **values)
+
+    return call

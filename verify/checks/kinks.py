@@ -34,9 +34,8 @@ import torch
 
 from acts.spec import Smoothness
 from verify import tolerances as tol
-from verify.checks._grad import settings_label
+from verify.checks._grad import formula_with_params, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
-from verify.checks.reference import _reference_module
 from verify.kinkscan import (
     Evaluator,
     differs,
@@ -205,7 +204,7 @@ def _measure(subject: Subject, params: dict[str, float] | None, ctx: Context, f:
     }
     spec = subject.spec
     if spec is not None and spec.builtin is not None:
-        builtin = _reference_module(subject, spec.builtin, params, torch.float64, ctx.device)
+        builtin = formula_with_params(spec.builtin, subject.instance(torch.float64, ctx.device, params))
         bg = Evaluator(subject, params, derivative=True, device=ctx.device, fn=builtin).at(x, ch)
         out["builtin_grad"] = bg
         out["builtin_convention"] = _convention(bg, d.left, d.right, slope, allowed64)

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from verify import tolerances as tol
+from verify.checks._grad import formula_with_params
 from verify.checks._layout import Fn, dtype_name, out_of_place
 from verify.checks.base import Context, Outcome, check, failed, passed
 from verify.memory import Saved, StepMemory, default_method, measure_step, saved_for_backward, storage_key
@@ -173,12 +174,7 @@ def _naive_saved(subject: Subject, shape: tuple[int, ...], dtype: torch.dtype, d
     if subject.spec is None:
         return None
     module = subject.instance(dtype, device)
-    values = dict(module.param_values()) if hasattr(module, "param_values") else {}
-    reference = subject.spec.reference
-
-    def ref(x: Tensor) -> Tensor:
-        return reference(x, **values)
-
+    ref = formula_with_params(subject.spec.reference, module, detach=False)
     return saved_for_backward(ref, _probe(shape, dtype, device), _own_tensors(module))[0]
 
 

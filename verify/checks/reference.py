@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from verify import tolerances as tol
-from verify.checks._grad import sample_strategy, settings_label
+from verify.checks._grad import formula_with_params, sample_strategy, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.strategies import falsify, to_tensor
 from verify.subject import Subject
@@ -75,8 +75,8 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
     kinks = subject.kinks(params)
     for dtype, truth_name, formula, tol_dtype in rounds:
         subject_fn = subject.instance(dtype, ctx.device, params)
-        truth_fn = _reference_module(subject, formula, params, torch.float64, ctx.device)
-        naive_fn = _reference_module(subject, formula, params, dtype, ctx.device)
+        truth_fn = formula_with_params(formula, subject.instance(torch.float64, ctx.device, params))
+        naive_fn = formula_with_params(formula, subject.instance(dtype, ctx.device, params))
         large = tol.REFERENCE_RANGE.get(dtype, tol.STABLE_RANGE)
         state: dict[str, Any] = {}
 
@@ -111,16 +111,3 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
             return failed(reason + f" ({settings_label(params)})", details={"worst": worst, "dtype": str(dtype)},
                           smallest_input=example)
     return passed(f"forward and backward match the reference in {', '.join(worst)}", details={"worst": worst})
-
-
-def _reference_module(subject: Subject, formula: Any, params: dict[str, float] | None, dtype: torch.dtype,
-                      device: str) -> Any:
-    """``formula`` (the reference or the built-in) called with the subject's own
-    parameter tensors, so that per-channel parameters have the subject's layout."""
-    module = subject.instance(dtype, device, params)
-    values = dict(module.param_values()) if hasattr(module, "param_values") else {}
-
-    def ref(x: Tensor) -> Tensor:
-        return formula(x, **{k: (v.detach() if isinstance(v, Tensor) else v) for k, v in values.items()})
-
-    return ref
