@@ -139,20 +139,34 @@ def function_from_input(
     """A memory-lean elementwise Function in timm's style: it saves only its input and
     recomputes f'(x) = ``derivative(x)`` in the backward and in the ``jvp`` (forward-mode
     AD), with a generated vmap rule. The backward is built from torch ops on the saved
-    input, so it can be differentiated again."""
+    tensor, so it can be differentiated again."""
+    return _lean_function(name, forward, derivative, save_output=False)
 
+
+def function_from_output(
+    name: str,
+    forward: Callable[[Tensor], Tensor],
+    slope: Callable[[Tensor], Tensor],
+) -> type[torch.autograd.Function]:
+    """As :func:`function_from_input`, for a function whose derivative is recovered from
+    its output, ``slope(y)``: it saves only the output."""
+    return _lean_function(name, forward, slope, save_output=True)
+
+
+def _lean_function(name: str, forward: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor],
+                   save_output: bool) -> type[torch.autograd.Function]:
     def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        (x,) = inputs
-        ctx.save_for_backward(x)
-        ctx.save_for_forward(x)
+        saved = output if save_output else inputs[0]
+        ctx.save_for_backward(saved)
+        ctx.save_for_forward(saved)
 
     def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad_out * derivative(x)
+        (saved,) = ctx.saved_tensors
+        return grad_out * derivative(saved)
 
     def jvp(ctx: Any, x_t: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return x_t * derivative(x)
+        (saved,) = ctx.saved_tensors
+        return x_t * derivative(saved)
 
     return type(
         f"{name}Function",
@@ -163,6 +177,6 @@ def function_from_input(
             "setup_context": staticmethod(setup_context),
             "backward": staticmethod(backward),
             "jvp": staticmethod(jvp),
-            "__doc__": function_from_input.__doc__,
+            "__doc__": (function_from_output if save_output else function_from_input).__doc__,
         },
     )

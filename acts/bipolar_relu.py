@@ -17,12 +17,11 @@ in the subdifferential ([0, 1]) and matches ``torch.relu``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from acts._util import ActivationModule, channel_index
+from acts._util import ActivationModule, channel_index, function_from_output, inplace_from_output
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -42,50 +41,21 @@ def _active(y: Tensor) -> Tensor:
     return (y != 0).to(y.dtype)
 
 
-class BipolarReLUFunction(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return _forward(x)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.save_for_backward(output)
-        ctx.save_for_forward(output)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return grad_out * _active(y)
-
-    @staticmethod
-    def jvp(ctx: Any, x_t: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return x_t * _active(y)
+BipolarReLUFunction = function_from_output("BipolarReLU", _forward, _active)
 
 
-class BipolarReLUInplaceFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        # Clamp the even and the odd channels in place through strided views: no
-        # temporary the size of the input, so the input's memory is really reused.
-        if x.dim() == 0:
-            return x.clamp_(min=0)
-        lead = (slice(None),) * (1 if x.dim() >= 2 else 0)
-        x[(*lead, slice(0, None, 2))].clamp_(min=0)
-        x[(*lead, slice(1, None, 2))].clamp_(max=0)
-        return x
+def _write(x: Tensor) -> Tensor:
+    # Clamp the even and the odd channels in place through strided views: no
+    # temporary the size of the input, so the input's memory is really reused.
+    if x.dim() == 0:
+        return x.clamp_(min=0)
+    lead = (slice(None),) * (1 if x.dim() >= 2 else 0)
+    x[(*lead, slice(0, None, 2))].clamp_(min=0)
+    x[(*lead, slice(1, None, 2))].clamp_(max=0)
+    return x
 
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.mark_dirty(inputs[0])
-        ctx.save_for_backward(output)
 
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return grad_out * _active(y)
+BipolarReLUInplaceFunction = inplace_from_output("BipolarReLU", _write, _active)
 
 
 def bipolar_relu(x: Tensor) -> Tensor:
