@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from _subjects import MidpointReLU
 from torch import Tensor, nn
 
 from verify.results import Status
@@ -43,20 +44,6 @@ class ReLUTutorialBug(torch.autograd.Function):
         return grad
 
 
-class SubgradientReLU(torch.autograd.Function):
-    """Correct but unusual: ReLU whose derivative at 0 is 0.5 (a valid subgradient,
-    not PyTorch's convention). Away from the kink it is exact."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return g * ((x > 0).to(g.dtype) + 0.5 * (x == 0).to(g.dtype))
-
 
 def test_wrong_backward_fails(run: Any) -> None:
     r = run("gradcheck", WrongScaleBackward)
@@ -69,7 +56,7 @@ def test_tutorial_mask_bug_fails(run: Any) -> None:
 
 
 def test_valid_subgradient_convention_passes(run: Any) -> None:
-    r = run("gradcheck", SubgradientReLU)
+    r = run("gradcheck", MidpointReLU)
     assert r.status is Status.PASS, r.summary
 
 

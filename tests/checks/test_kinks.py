@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from _subjects import MidpointReLU
 from torch import Tensor, nn
 
 import acts
@@ -136,18 +137,7 @@ def test_undeclared_softplus_jump_fails() -> None:
 
 
 # -- correct but unusual ------------------------------------------------------------------
-class MidpointReLU(torch.autograd.Function):
-    """Correct but unusual: ReLU'(0) = 1/2, the midpoint of the subdifferential."""
 
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return g * ((x > 0).to(g.dtype) + 0.5 * (x == 0).to(g.dtype))
 
 
 def test_midpoint_convention_passes(run: Any) -> None:
