@@ -41,7 +41,8 @@ def _active(y: Tensor) -> Tensor:
     return (y != 0).to(y.dtype)
 
 
-BipolarReLUFunction = function_from_output("BipolarReLU", _forward, _active)
+# Not fused: the function depends on an element's channel, so it cannot be flattened.
+BipolarReLUFunction = function_from_output("BipolarReLU", _forward, _active, fuse=False)
 
 
 def _write(x: Tensor) -> Tensor:

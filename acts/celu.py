@@ -17,13 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule, inplace_from_output
+from acts._util import ActivationModule, expm1, inplace_from_output
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
 
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0) / alpha))
+    return torch.where(x > 0, x, alpha * expm1(x.clamp(max=0) / alpha))
 
 
 # torch's in-place kernel writes the result with no temporary, so the input's memory
@@ -46,7 +47,7 @@ class CELU(ActivationModule):
             doc="the negative saturation value is -alpha",
         ),
     )
-    fn = staticmethod(celu)
+    fn = staticmethod(fused_formula("celu", celu))
     fn_inplace = staticmethod(celu_)
 
 

@@ -19,13 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule, inplace_from_output
+from acts._util import ActivationModule, expm1, inplace_from_output
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0)))
+    return torch.where(x > 0, x, alpha * expm1(x.clamp(max=0)))
 
 
 # torch's in-place kernel writes the result with no temporary, so the input's memory
@@ -43,7 +44,7 @@ def elu_(x: Tensor, alpha: float = 1.0) -> Tensor:
 
 class ELU(ActivationModule):
     params = (Param("alpha", 1.0, trainable=False, doc="the negative saturation value is -alpha"),)
-    fn = staticmethod(elu)
+    fn = staticmethod(fused_formula("elu", elu))
     fn_inplace = staticmethod(elu_)
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -29,7 +30,7 @@ def gelu(x: Tensor) -> Tensor:
 
 
 class GELU(ActivationModule):
-    fn = staticmethod(gelu)
+    fn = staticmethod(fused_formula("gelu", gelu))
 
 
 SPEC = register(

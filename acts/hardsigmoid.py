@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -20,7 +21,7 @@ def hardsigmoid(x: Tensor) -> Tensor:
 
 
 class HardSigmoid(ActivationModule):
-    fn = staticmethod(hardsigmoid)
+    fn = staticmethod(fused_formula("hardsigmoid", hardsigmoid))
 
 
 SPEC = register(

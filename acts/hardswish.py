@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -28,7 +29,7 @@ def hardswish(x: Tensor) -> Tensor:
 
 
 class HardSwish(ActivationModule):
-    fn = staticmethod(hardswish)
+    fn = staticmethod(fused_formula("hardswish", hardswish))
 
 
 SPEC = register(

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -30,7 +31,7 @@ def hardtanh_(x: Tensor) -> Tensor:
 
 
 class HardTanh(ActivationModule):
-    fn = staticmethod(hardtanh)
+    fn = staticmethod(fused_formula("hardtanh", hardtanh))
     fn_inplace = staticmethod(hardtanh_)
 
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
@@ -42,7 +43,7 @@ def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 class LeakyReLU(ActivationModule):
     params = (Param("negative_slope", 0.01, trainable=False, edge_values=(0.2,), doc="slope below 0"),)
-    fn = staticmethod(leaky_relu)
+    fn = staticmethod(fused_formula("leaky_relu", leaky_relu))
     fn_inplace = staticmethod(leaky_relu_)
 
 

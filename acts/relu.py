@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from acts._util import ActivationModule
+from acts.fused import Kernel
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -40,12 +41,23 @@ def _slope(y: Tensor) -> Tensor:
     return (y != 0).to(y.dtype)
 
 
+def _chain(grad: Tensor, y: Tensor) -> Tensor:
+    # A new tensor, never a write into grad_out. (The tutorial clones grad_output and
+    # zeroes it where input < 0, which also gives derivative 1 at the kink.)
+    return grad * _slope(y)
+
+
+# Fused on large inputs (acts.fused); the same code runs eagerly everywhere else.
+_forward_kernel = Kernel(lambda x: x.clamp_min(0), "relu.forward")
+_chain_kernel = Kernel(_chain, "relu.backward")
+
+
 class ReLUFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
     def forward(x: Tensor) -> Tensor:
-        return x.clamp_min(0)
+        return _forward_kernel(x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
@@ -55,14 +67,12 @@ class ReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        # A new tensor, never a write into grad_out. (The tutorial clones grad_output and
-        # zeroes it where input < 0, which also gives derivative 1 at the kink.)
-        return grad_out * _slope(y)
+        return _chain_kernel(grad_out, y)
 
     @staticmethod
     def jvp(ctx: Any, x_t: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        return x_t * _slope(y)
+        return _chain_kernel(x_t, y)
 
 
 class ReLUInplaceFunction(torch.autograd.Function):

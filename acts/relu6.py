@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -31,7 +32,7 @@ def relu6_(x: Tensor) -> Tensor:
 
 
 class ReLU6(ActivationModule):
-    fn = staticmethod(relu6)
+    fn = staticmethod(fused_formula("relu6", relu6))
     fn_inplace = staticmethod(relu6_)
 
 

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule, inplace_from_output
+from acts._util import ActivationModule, expm1, inplace_from_output
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -27,7 +28,7 @@ SCALE = 1.0507009873554804934193349852946
 
 
 def selu(x: Tensor) -> Tensor:
-    return SCALE * torch.where(x > 0, x, ALPHA * torch.expm1(x.clamp(max=0)))
+    return SCALE * torch.where(x > 0, x, ALPHA * expm1(x.clamp(max=0)))
 
 
 SELUInplaceFunction = inplace_from_output(
@@ -42,7 +43,7 @@ def selu_(x: Tensor) -> Tensor:
 
 
 class SELU(ActivationModule):
-    fn = staticmethod(selu)
+    fn = staticmethod(fused_formula("selu", selu))
     fn_inplace = staticmethod(selu_)
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
+from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -28,7 +29,7 @@ def silu(x: Tensor) -> Tensor:
 
 
 class SiLU(ActivationModule):
-    fn = staticmethod(silu)
+    fn = staticmethod(fused_formula("silu", silu))
 
 
 SPEC = register(

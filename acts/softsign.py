@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
+from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Properties, Smoothness
+from acts.spec import Activation, Kind, Properties, Smoothness, ThroughputBudget
 
 
 def softsign(x: Tensor) -> Tensor:
@@ -25,7 +26,7 @@ def softsign(x: Tensor) -> Tensor:
 
 
 class Softsign(ActivationModule):
-    fn = staticmethod(softsign)
+    fn = staticmethod(fused_formula("softsign", softsign))
 
 
 SPEC = register(
@@ -39,6 +40,8 @@ SPEC = register(
         reference=softsign,
         builtin=F.softsign,
         builtin_name="torch.nn.functional.softsign",
+        # Fused forward and backward (acts.fused): 0.38x the built-in measured (README).
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, 1.0),
             value_at_zero=0.0,

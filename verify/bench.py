@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch.utils.benchmark import Timer
 
+from acts import fused
 from verify.subject import Subject
 
 MODES = ("forward", "forward_backward")
@@ -78,7 +79,9 @@ def _callable(subject: Subject, variant: str, dtype: torch.dtype, device: str) -
         # object: without a reset the guards of earlier subjects pile up past the cache
         # limit and Dynamo silently falls back to eager.
         torch._dynamo.reset()
-        return torch.compile(subject.instance(dtype, device))
+        # Static shapes: a dynamic-shape kernel may come from inductor's on-disk cache,
+        # compiled for whatever size it first saw (a serial loop for a small one).
+        return torch.compile(subject.instance(dtype, device), dynamic=False)
     if spec is None:
         return None
     module = subject.instance(dtype, device)
@@ -122,7 +125,8 @@ def workload(subject: Subject, variant: str, mode: str, numel: int, dtype: torch
 
 def measure(step: Callable[[], Any], device: str, min_run_time: float) -> dict[str, float]:
     """Median and spread of one step, synchronised on CUDA (Timer does that)."""
-    timer = Timer(stmt="step()", globals={"step": step})
+    # At the thread count the caller runs with (Timer's own default is one thread).
+    timer = Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads())
     # Warm up under the Timer's own settings (it fixes the thread count): a compiled
     # step guards on the thread count and would recompile inside the timed runs.
     timer.timeit(1)
@@ -187,6 +191,12 @@ def bench_subject(subject: Subject, cfg: BenchConfig, limits: dict[tuple[str, in
 
 def run_bench(subjects: Iterable[Subject], cfg: BenchConfig,
               log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every subject's rows, and the bandwidth limits measured in the same run.
+
+    Figures are steady-state: fused kernels (``acts.fused``) are compiled on the warm-up
+    call rather than in the background, and what that cost is recorded per subject as
+    ``fused_compile_s`` (the cold-start figure; ``benchmarks/cold_start.py`` measures a
+    first call in a fresh process)."""
     subjects = list(subjects)
     limits: dict[tuple[str, int], dict[str, float]] = {}
     for dtype in cfg.dtypes:
@@ -194,12 +204,18 @@ def run_bench(subjects: Iterable[Subject], cfg: BenchConfig,
             if n <= cfg.max_size.get(dtype, n):
                 limits[(str(dtype).removeprefix("torch."), n)] = bandwidth(n, dtype, cfg.device, cfg.min_run_time)
     results = []
-    for s in subjects:
-        try:
-            rows = bench_subject(s, cfg, limits, log)
-        except Exception as exc:  # a subject that cannot even be laid out
-            rows = [{"subject": s.name, "error": f"{type(exc).__name__}: {exc}"}]
-        results.append({"name": s.name, "target": s.target, "rows": rows})
+    with fused.configured(policy="sync"):
+        for s in subjects:
+            compiled_before = {(r["kernel"], r["dtype"], r["threads"], str(r["consts"])) for r in fused.report()}
+            try:
+                rows = bench_subject(s, cfg, limits, log)
+            except Exception as exc:  # a subject that cannot even be laid out
+                rows = [{"subject": s.name, "error": f"{type(exc).__name__}: {exc}"}]
+            kernels = [r for r in fused.report()
+                       if (r["kernel"], r["dtype"], r["threads"], str(r["consts"])) not in compiled_before]
+            results.append({"name": s.name, "target": s.target, "rows": rows,
+                            "fused_kernels": kernels,
+                            "fused_compile_s": sum(r["compile_s"] or 0.0 for r in kernels)})
     return {
         "environment": environment(cfg),
         "bandwidth": [{"dtype": d, "size": n, **v} for (d, n), v in limits.items()],

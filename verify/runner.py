@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from acts import fused
 from verify.checks import CHECKS, Check, Context, ordered
 from verify.checks.base import Outcome, one_thread
 from verify.errors import TargetError
@@ -71,7 +72,10 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
     try:
         # One torch thread per check: its tensors are small, and --jobs (or pytest-xdist)
         # is how the gate uses more cores (see verify.checks.base.one_thread).
-        with time_limit(timeout_s), one_thread():
+        # acts' fused kernels (acts.fused) would switch in mid-check when their background
+        # compilation lands; checks judge the eager form, which tests/acts/test_fused.py
+        # holds the fused form to. (The throughput check times the fused form itself.)
+        with time_limit(timeout_s), one_thread(), fused.configured(policy="off"):
             outcome = check.fn(subject, ctx)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check {check.id} returned {type(outcome).__name__}, not an Outcome")

@@ -1,0 +1,158 @@
+"""The fused kernels (acts.fused): the compiled path computes what the eager path does,
+is taken only where it should be, never blocks a first call, and survives a compiler
+that fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+
+import pytest
+import torch
+
+import acts
+from acts import fused
+
+# Every activation whose module runs through fused kernels: all those with a built-in,
+# except the per-channel PReLUs (a trainable per-channel weight is not fused).
+FUSED = [s.name for s in acts.all_activations() if s.builtin is not None and not s.per_channel]
+
+
+def _values(dtype: torch.dtype) -> torch.Tensor:
+    """Random values over the interesting range, and the special ones."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(4000, generator=g, dtype=torch.float64) * 4,
+                   torch.linspace(-30, 30, 4001, dtype=torch.float64),
+                   torch.tensor([0.0, -0.0, 1e-30, -1e-30, 3.0, -3.0, 6.0, 20.0, 1e4, -1e4, float("inf"),
+                                 -float("inf"), float("nan")], dtype=torch.float64)])
+    return x.to(dtype).reshape(1, -1)
+
+
+def _grad_out(y: torch.Tensor) -> torch.Tensor:
+    return torch.linspace(-2, 2, y.numel(), dtype=y.dtype).reshape(y.shape)
+
+
+def _run(spec: acts.Activation, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    module = spec.build()
+    leaf = x.clone().requires_grad_()
+    y = module(leaf)
+    y.backward(_grad_out(y))
+    assert leaf.grad is not None
+    return y.detach(), leaf.grad
+
+
+def _assert_within_rounding(got: torch.Tensor, want: torch.Tensor, scale: torch.Tensor, n: int = 8) -> None:
+    """Fusion changes rounding (one kernel instead of rounded intermediates, vectorised
+    transcendental functions), by a few ulps of the terms a formula adds up: ``scale``
+    bounds their size. (Mish's derivative at x = 19 adds x * (1 - tanh^2) to tanh: the
+    cancellation in 1 - tanh^2 costs x ulps in either form.)"""
+    assert torch.equal(got.isnan(), want.isnan()), "NaN in one form only"
+    both = ~want.isnan()
+    assert torch.equal(got[both & want.isinf()], want[both & want.isinf()]), "infinities differ"
+    finite = both & want.isfinite()
+    info = torch.finfo(want.dtype)
+    err = (got[finite] - want[finite]).abs()
+    # Below the normal range (where vectorised code may flush to zero) nothing counts.
+    bound = n * info.eps * (want[finite].abs() + scale.nan_to_num(posinf=0)[finite]) + info.tiny
+    worst = (err / bound).max().item()
+    assert worst <= 1, f"off by {worst:.1f}x the rounding bound"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("name", FUSED)
+def test_fused_path_computes_what_the_eager_path_does(name: str, dtype: torch.dtype) -> None:
+    spec = acts.get(name)
+    x = _values(dtype)
+    with fused.configured(policy="off"):
+        y_eager, g_eager = _run(spec, x)
+    before = fused.compiled_calls()
+    with fused.configured(policy="sync", min_numel=1):
+        y_fused, g_fused = _run(spec, x)
+    assert fused.compiled_calls() - before == 2, "the forward and the backward both ran compiled"
+    _assert_within_rounding(y_fused, y_eager, torch.zeros_like(y_eager))
+    _assert_within_rounding(g_fused, g_eager, _grad_out(y_eager).abs() * (1 + x.abs()))
+
+
+def test_double_backward_and_forward_ad_run_eagerly_through_the_fused_function() -> None:
+    spec = acts.get("elu")
+    x = torch.randn(3000, dtype=torch.float64, requires_grad=True)
+    with fused.configured(policy="sync", min_numel=1):
+        torch.autograd.gradgradcheck(spec.build(alpha=0.5), (x[:64].detach().requires_grad_(),))
+        y = spec.build(alpha=0.5)(x)
+        assert type(y.grad_fn).__name__.startswith("EluFusedFunction"), y.grad_fn
+        (g,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+        (gg,) = torch.autograd.grad(g.sum(), x)
+        with torch.autograd.forward_ad.dual_level():
+            dual = torch.autograd.forward_ad.make_dual(x.detach(), torch.ones_like(x))
+            tangent = torch.autograd.forward_ad.unpack_dual(spec.build(alpha=0.5)(dual)).tangent
+    x2 = x.detach().clone().requires_grad_()
+    (g2,) = torch.autograd.grad(torch.nn.functional.elu(x2, 0.5).sum(), x2, create_graph=True)
+    (gg2,) = torch.autograd.grad(g2.sum(), x2)
+    torch.testing.assert_close(gg, gg2)
+    torch.testing.assert_close(tangent, g2.detach())
+
+
+def _marked() -> fused.Kernel:
+    """A kernel whose compiled form is told apart from its eager one."""
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return x + 1 if torch.compiler.is_compiling() else x
+
+    return fused.Kernel(fn, "test.marked")
+
+
+def test_the_compiled_form_runs_only_where_it_should() -> None:
+    kernel = _marked()
+    big, small = torch.zeros(1 << 16), torch.zeros(8)
+    with fused.configured(policy="sync"):
+        assert kernel(big).eq(1).all(), "a large tensor takes the compiled path"
+        assert kernel(small).eq(0).all(), "a small one runs eagerly"
+        assert kernel(big[::2]).eq(0).all(), "so does a strided one"
+        assert kernel(big.reshape(256, 256).t()).eq(0).all(), "and a non-contiguous one"
+        assert kernel(big.reshape(256, 256)).eq(1).all().item() and kernel(big.reshape(256, 256)).shape == (256, 256)
+        needs_grad = big.clone().requires_grad_()
+        assert kernel(needs_grad).eq(0).all(), "a differentiable call is eager"
+        with torch.no_grad():
+            assert kernel(needs_grad).eq(1).all()
+        assert torch.vmap(kernel)(big.reshape(256, 256)).eq(0).all(), "torch.func transforms are eager"
+    with fused.configured(policy="off"):
+        assert kernel(big).eq(0).all(), "policy off never compiles"
+
+
+def test_a_first_call_never_waits_for_the_compiler() -> None:
+    kernel = _marked()
+    big = torch.zeros(1 << 17)
+    busy = threading.Event()
+    with fused.configured(policy="background"):
+        fused._submit(lambda: busy.wait(60))  # the compiler thread is busy with something else
+        started = time.perf_counter()
+        first = kernel(big)
+        waited = time.perf_counter() - started
+        busy.set()
+        assert first.eq(0).all(), "the first call ran eagerly"
+        assert waited < 0.5, waited
+        assert fused.drain(timeout=120)
+        assert kernel(big).eq(1).all()
+    assert any(r["kernel"] == "test.marked" and r["compile_s"] for r in fused.report())
+
+
+def test_a_kernel_that_cannot_compile_warns_once_and_stays_correct() -> None:
+    def breaks(x: torch.Tensor) -> torch.Tensor:
+        return x * len(x.tolist())  # data-dependent Python: no full graph
+
+    kernel = fused.Kernel(breaks, "test.breaks")
+    x = torch.ones(1 << 16)
+    with fused.configured(policy="sync"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = [kernel(x) for _ in range(3)]
+    assert all(o.eq(1 << 16).all() for o in out)
+    messages = [str(w.message) for w in caught if "test.breaks" in str(w.message)]
+    assert len(messages) == 1 and "running eagerly" in messages[0], messages
+    assert [r["state"] for r in fused.report() if r["kernel"] == "test.breaks"] == ["failed"]
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="policy must be one of"):
+        with fused.configured(policy="fast"):
+            pass
