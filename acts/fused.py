@@ -305,9 +305,6 @@ class Kernel:
         self.compile_s[key] = time.perf_counter() - started
         self._state[key] = _READY
 
-    def ready(self, dtype: torch.dtype, device: str | torch.device = "cpu") -> bool:
-        return any(k[0] == dtype and k[1] == torch.device(device) and s == _READY for k, s in self._state.items())
-
 
 def compiled_calls() -> int:
     """How many calls, over every kernel, have run compiled so far."""
@@ -393,7 +390,6 @@ def fused_formula(name: str, formula: Callable[..., Tensor]) -> Callable[..., Te
     call.__name__ = call.__qualname__ = name
     call.__doc__ = formula.__doc__
     call.__wrapped__ = formula  # type: ignore[attr-defined]
-    call.fused = function  # type: ignore[attr-defined]
     return call
 
 
