@@ -166,6 +166,27 @@ def _stop() -> None:
         _worker.join(EXIT_WAIT_S)
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (a DataLoader worker, say) runs eagerly: it inherits no compiler
+    thread, may inherit the queue's lock held, and compiling (or running OpenMP code)
+    after a fork can hang. Its settings say ``off``; a child that wants fused kernels
+    can turn them back on with :func:`configured`, at its own risk."""
+    global _jobs, _worker, _worker_lock
+    _jobs = queue.Queue()
+    _worker = None
+    _worker_lock = threading.Lock()
+    SETTINGS.policy = "off"
+    for kernel in KERNELS:
+        kernel._lock = threading.Lock()
+        for key, state in list(kernel._state.items()):
+            if state == _PENDING:
+                del kernel._state[key]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def pending() -> int:
     """How many compilations are queued or in flight."""
     return sum(state == _PENDING for k in KERNELS for state in k._state.values())

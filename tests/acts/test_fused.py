@@ -4,11 +4,13 @@ that fails."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import threading
 import time
 import warnings
+from typing import Any
 
 import pytest
 import torch
@@ -163,3 +165,38 @@ def test_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="policy must be one of"):
         with fused.configured(policy="fast"):
             pass
+
+
+def _child_calls_kernels(conn: Any, ready: fused.Kernel) -> None:
+    torch.set_num_threads(1)  # as DataLoader workers do: GNU OpenMP cannot run after a fork
+    queued = _marked()
+    big = torch.zeros(1 << 17)
+    conn.send((fused.SETTINGS.policy, bool(ready(big).eq(0).all()), bool(queued(big).eq(0).all()), fused.pending()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_eagerly_and_never_hangs() -> None:
+    """Forked while the parent's compiler thread is busy (as a DataLoader worker may
+    be), a child neither deadlocks on the inherited queue nor waits for, or runs, the
+    parent's compilations: it runs eagerly."""
+    ready = _marked()
+    with fused.configured(policy="sync"):
+        assert ready(torch.zeros(1 << 17)).eq(1).all()
+    busy = threading.Event()
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    with fused.configured(policy="background"):
+        fused._submit(lambda: busy.wait(60))
+        _marked()(torch.zeros(1 << 17))  # queued behind the busy job: pending in the parent
+        assert fused.pending() >= 1
+        proc = ctx.Process(target=_child_calls_kernels, args=(child, ready))
+        proc.start()
+        try:
+            assert parent.poll(60), "the child hung"
+            assert parent.recv() == ("off", True, True, 0)
+        finally:
+            busy.set()
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+    assert proc.exitcode == 0
