@@ -23,10 +23,10 @@ def expm1(x: Tensor) -> Tensor:
     it stays one fused vectorised pass. Outside, exp(x) - 1 loses at most 1.5 ulps.
 
     The series' own derivative would cost dozens of operations per element in a
-    backward; its gradient is taken from exp(t) instead (``s + (e - e.detach())`` has
-    the value s and the derivative e^t), which is the derivative of expm1. Both are fed
-    only the series' side (|t| < 1/2), so the branch not taken cannot overflow into a
-    NaN gradient."""
+    backward; its gradient is taken from e = exp(x) instead (``s + (e - e.detach())``
+    has the value s and the derivative e^x, that of expm1), the same exp the other
+    branch uses. The series is fed only its own side (|t| < 1/2), and e only where it
+    is finite there, so the branch not taken cannot put a NaN in the gradient."""
     if not torch.compiler.is_compiling():
         return torch.expm1(x)
     small = x.abs() < 0.5
@@ -35,8 +35,9 @@ def expm1(x: Tensor) -> Tensor:
     series = 1 + t * (1 / degree)  # multiplications by reciprocals: no vector division
     for k in range(degree - 1, 1, -1):
         series = 1 + t * (1 / k) * series
-    e = torch.exp(t)
-    return torch.where(small, (t * series).detach() + (e - e.detach()), torch.exp(x) - 1)
+    e = torch.exp(x)  # one exp serves both branches' values and gradients
+    e_small = torch.where(small, e, 1.0)
+    return torch.where(small, (t * series).detach() + (e_small - e_small.detach()), e - 1)
 
 
 def per_channel(p: Tensor | float, x: Tensor) -> Tensor | float:

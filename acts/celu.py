@@ -20,7 +20,7 @@ from torch import Tensor
 from acts._util import ActivationModule, expm1, inplace_from_output
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Param, Properties, Smoothness
+from acts.spec import Activation, Kind, Param, Properties, Smoothness, ThroughputBudget
 
 
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -65,6 +65,8 @@ SPEC = register(
         inplace_saves_training_memory=True,
         builtin=F.celu,
         builtin_name="torch.nn.functional.celu",
+        # Fused forward and backward (acts.fused): 0.90-1.14x the built-in measured (README).
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, math.inf),
             value_at_zero=0.0,

@@ -22,7 +22,7 @@ from torch import Tensor
 from acts._util import ActivationModule, expm1, inplace_from_output
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Param, Properties, Smoothness
+from acts.spec import Activation, Kind, Param, Properties, Smoothness, ThroughputBudget
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -62,6 +62,8 @@ SPEC = register(
         inplace_saves_training_memory=True,
         builtin=F.elu,
         builtin_name="torch.nn.functional.elu",
+        # Fused forward and backward (acts.fused): 1.03-1.07x the built-in measured (README).
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, math.inf),
             value_at_zero=0.0,

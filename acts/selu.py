@@ -21,7 +21,7 @@ from torch import Tensor
 from acts._util import ActivationModule, expm1, inplace_from_output
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
 
 ALPHA = 1.6732632423543772848170429916717
 SCALE = 1.0507009873554804934193349852946
@@ -61,6 +61,8 @@ SPEC = register(
         kinks=(Kink(0.0),),
         builtin=F.selu,
         builtin_name="torch.nn.functional.selu",
+        # Fused forward and backward (acts.fused): 0.81-1.05x the built-in measured (README).
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-SCALE * ALPHA, math.inf),
             value_at_zero=0.0,
