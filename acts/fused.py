@@ -224,10 +224,9 @@ class Kernel:
     that is run compiled where that pays and eagerly elsewhere. Calling it is always
     correct: the compiled and eager forms compute the same formula."""
 
-    def __init__(self, fn: Callable[..., Any], name: str, *, flatten: bool = True) -> None:
+    def __init__(self, fn: Callable[..., Any], name: str) -> None:
         self.fn = fn
         self.name = name
-        self.flatten = flatten
         self._compiled: Callable[..., Any] | None = None
         self._state: dict[tuple[Any, ...], str] = {}
         self.compile_s: dict[tuple[Any, ...], float] = {}
@@ -240,15 +239,13 @@ class Kernel:
         return f"Kernel({self.name})"
 
     def __call__(self, *args: Tensor, **consts: float) -> Any:
-        if not self.prepare(*args, **consts):
+        flat = self._ready(args, consts)
+        if flat is None:
             return self.fn(*args, **consts)
         assert self._compiled is not None
-        flat = self._flat(args)
         self.compiled_calls += 1
         with torch.no_grad():
             out = self._compiled(*flat, **consts)
-        if not self.flatten:
-            return out
         shape = args[0].shape
         return out if out.shape == shape else out.view(shape)
 
@@ -256,17 +253,19 @@ class Kernel:
         """Whether a call with these arguments would run compiled now. An eligible call
         whose kernel is not compiled yet schedules the compilation (in the background,
         or here under the ``sync`` policy)."""
+        return self._ready(args, consts) is not None
+
+    def _ready(self, args: tuple[Tensor, ...], consts: dict[str, float]) -> tuple[Tensor, ...] | None:
+        """The flattened arguments when the compiled kernel can take them now, else None
+        (scheduling its compilation when the call is eligible)."""
         if not self._eligible(args):
-            return False
-        flat = self._flat(args)
+            return None
+        flat = tuple(a.detach().reshape(-1) for a in args)
         key = self._key(flat, consts)
         state = self._state.get(key)
         if state is None:
             state = self._schedule(key, flat, consts)
-        return state == _READY
-
-    def _flat(self, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        return tuple(a.detach().reshape(-1) for a in args) if self.flatten else tuple(a.detach() for a in args)
+        return flat if state == _READY else None
 
     def _eligible(self, args: tuple[Tensor, ...]) -> bool:
         if not args or not wanted(args[0]):
@@ -278,13 +277,13 @@ class Kernel:
                 return False
             if grad and a.requires_grad:
                 return False  # a differentiable call (a double backward): eager
-            if self.flatten and (a.shape != first.shape or not a.is_contiguous()):
+            if a.shape != first.shape or not a.is_contiguous():
                 return False
         return True
 
     def _key(self, flat: tuple[Tensor, ...], consts: dict[str, float]) -> tuple[Any, ...]:
         # Everything Dynamo guards on that can differ between two eligible calls.
-        return (flat[0].dtype, flat[0].device, tuple(a.dim() for a in flat), tuple(sorted(consts.items())),
+        return (flat[0].dtype, flat[0].device, len(flat), tuple(sorted(consts.items())),
                 torch.get_num_threads(), torch.is_inference_mode_enabled())
 
     def _schedule(self, key: tuple[Any, ...], flat: tuple[Tensor, ...], consts: dict[str, float]) -> str:
@@ -292,9 +291,8 @@ class Kernel:
             if key in self._state:
                 return self._state[key]
             self._state[key] = _PENDING
-        # Compile on small stand-ins, never on the caller's (large, possibly mutated) tensors.
-        examples = tuple(torch.zeros((EXAMPLE_NUMEL,) * a.dim(), dtype=a.dtype, device=a.device) if self.flatten
-                         else torch.zeros_like(a) for a in flat)
+        # Compile on stand-ins, never on the caller's (large, possibly mutated) tensors.
+        examples = tuple(torch.zeros(EXAMPLE_NUMEL, dtype=a.dtype, device=a.device) for a in flat)
 
         def job() -> None:
             # The compiler thread reproduces the caller's thread-local state it guards on.
