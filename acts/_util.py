@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from acts.fused import Kernel
+from acts.fused import Kernel, bound_signature
 from acts.spec import Param
 
 
@@ -148,7 +148,7 @@ def inplace_from_output(
         (y,) = ctx.saved_tensors
         return (grad_out * slope(y, *ctx.params), *(None for _ in ctx.params))
 
-    return type(
+    return bound_signature(type(
         f"{name}InplaceFunction",
         (torch.autograd.Function,),
         {
@@ -157,7 +157,7 @@ def inplace_from_output(
             "backward": staticmethod(backward),
             "__doc__": inplace_from_output.__doc__,
         },
-    )
+    ))
 
 
 def function_from_input(
@@ -212,7 +212,7 @@ def _lean_function(name: str, forward: Callable[[Tensor], Tensor], derivative: C
         (saved,) = ctx.saved_tensors
         return chain(x_t, saved)
 
-    return type(
+    return bound_signature(type(
         f"{name}Function",
         (torch.autograd.Function,),
         {
@@ -223,4 +223,4 @@ def _lean_function(name: str, forward: Callable[[Tensor], Tensor], derivative: C
             "jvp": staticmethod(jvp),
             "__doc__": (function_from_output if save_output else function_from_input).__doc__,
         },
-    )
+    ))

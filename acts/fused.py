@@ -10,8 +10,10 @@ compiled where that pays, eagerly everywhere else:
   outside ``torch.compile`` (which fuses the eager form itself) and outside ``torch.func``
   transforms, and only when no input needs a gradient through the kernel itself (a
   double backward runs the eager, differentiable form);
-- compiled per dtype, device and constant parameters, on a flattened view, with dynamic
-  sizes, so one compilation serves every shape;
+- compiled per dtype, device, constant parameters and thread count, on a flattened
+  view, with dynamic sizes, so one compilation serves every shape; the compiled graph is
+  then called directly, without Dynamo's per-call frame hook and guard evaluation (the
+  kernel's own key is its guard), which keeps a call's overhead near 5 µs;
 - by default compiled in a background thread on the first large call: that call and the
   ones after it run eagerly until the compiled kernel is ready, so a user never waits
   for the compiler (``ACTS_FUSED=sync`` compiles on the calling thread instead,
@@ -38,6 +40,7 @@ compiler thread is still busy.
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import queue
 import threading
@@ -57,6 +60,8 @@ POLICIES = ("background", "sync", "off")
 # Below this many elements the eager chain is cheap and a compiled call's guard
 # evaluation (tens of microseconds) is not worth it.
 DEFAULT_MIN_NUMEL = 1 << 16
+# Compiled kernels are specialised to sizes of 2 or more (Dynamo specialises 0 and 1).
+MIN_NUMEL_FLOOR = 2
 # Kernels are compiled on stand-ins of this many elements: inductor decides from the
 # size it sees whether a loop is worth running on several threads.
 EXAMPLE_NUMEL = 1 << 20
@@ -80,7 +85,7 @@ def _from_env() -> Settings:
     except ValueError:
         warnings.warn(f"ACTS_FUSED_MIN_NUMEL={raw!r} is not an integer; using {DEFAULT_MIN_NUMEL}", stacklevel=2)
         min_numel = DEFAULT_MIN_NUMEL
-    return Settings(policy, max(1, min_numel))
+    return Settings(policy, max(MIN_NUMEL_FLOOR, min_numel))
 
 
 SETTINGS = _from_env()
@@ -95,7 +100,7 @@ def configured(policy: str | None = None, min_numel: int | None = None) -> Itera
     if policy is not None:
         SETTINGS.policy = policy
     if min_numel is not None:
-        SETTINGS.min_numel = max(1, min_numel)
+        SETTINGS.min_numel = max(MIN_NUMEL_FLOOR, min_numel)
     try:
         yield SETTINGS
     finally:
@@ -219,6 +224,45 @@ def _own_code(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return clone
 
 
+class _Direct:
+    """Inductor's compiled graph for one key, called without Dynamo's frame hook and
+    guards: about 5 µs a call instead of 20-25.
+
+    The guards are the Kernel's own: every call with this key has the dtype, device,
+    argument count, constants, thread count and inference mode it was compiled for,
+    runs under no_grad on detached, flattened, contiguous tensors of at least 2
+    elements (Dynamo specialises sizes 0 and 1) and outside any mode or transform.
+    ``slots`` says what each graph input is: a flattened argument (its index), the
+    number of elements (None), or a Python float the graph lifted to a 0-d tensor (a
+    keyword constant, part of the key, or a module-level float, taken as constant)."""
+
+    __slots__ = ("fn", "slots")
+
+    def __init__(self, fn: Callable[..., Any], slots: list[int | Tensor | None]) -> None:
+        self.fn = fn
+        self.slots = slots
+
+    def __call__(self, flat: tuple[Tensor, ...]) -> Tensor:
+        n = flat[0].numel()
+        args = [n if s is None else flat[s] if type(s) is int else s for s in self.slots]
+        return self.fn(*args)[0]
+
+
+class _Capture:
+    """The backend torch.compile is given: inductor's, remembering what it compiled
+    (the graph's inputs and the compiled callable) so a Kernel can call it directly."""
+
+    def __init__(self) -> None:
+        self.graphs: list[tuple[Any, list[Any], Callable[..., Any]]] = []
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        from torch._inductor.compile_fx import compile_fx
+
+        compiled: Any = compile_fx(gm, example_inputs)
+        self.graphs.append((gm, list(example_inputs), compiled))
+        return compiled
+
+
 class Kernel:
     """A pure function of same-shaped tensors (and float constants passed by keyword)
     that is run compiled where that pays and eagerly elsewhere. Calling it is always
@@ -227,8 +271,10 @@ class Kernel:
     def __init__(self, fn: Callable[..., Any], name: str) -> None:
         self.fn = fn
         self.name = name
-        self._compiled: Callable[..., Any] | None = None
         self._state: dict[tuple[Any, ...], str] = {}
+        # Per key, the compiled form taking the flattened arguments.
+        self._runners: dict[tuple[Any, ...], Callable[[tuple[Tensor, ...]], Tensor]] = {}
+        self.direct: dict[tuple[Any, ...], bool] = {}
         self.compile_s: dict[tuple[Any, ...], float] = {}
         self.errors: dict[tuple[Any, ...], str] = {}
         self.compiled_calls = 0
@@ -239,13 +285,16 @@ class Kernel:
         return f"Kernel({self.name})"
 
     def __call__(self, *args: Tensor, **consts: float) -> Any:
-        flat = self._ready(args, consts)
-        if flat is None:
+        run = self.runner(args, consts)
+        if run is None:
             return self.fn(*args, **consts)
-        assert self._compiled is not None
+        return self.run(run, args)
+
+    def run(self, run: Callable[[tuple[Tensor, ...]], Tensor], args: tuple[Tensor, ...]) -> Tensor:
+        """Call a runner from :meth:`runner` on the arguments it was looked up for."""
         self.compiled_calls += 1
         with torch.no_grad():
-            out = self._compiled(*flat, **consts)
+            out = run(tuple(a.detach().view(-1) for a in args))
         shape = args[0].shape
         return out if out.shape == shape else out.view(shape)
 
@@ -253,19 +302,19 @@ class Kernel:
         """Whether a call with these arguments would run compiled now. An eligible call
         whose kernel is not compiled yet schedules the compilation (in the background,
         or here under the ``sync`` policy)."""
-        return self._ready(args, consts) is not None
+        return self.runner(args, consts) is not None
 
-    def _ready(self, args: tuple[Tensor, ...], consts: dict[str, float]) -> tuple[Tensor, ...] | None:
-        """The flattened arguments when the compiled kernel can take them now, else None
+    def runner(self, args: tuple[Tensor, ...], consts: dict[str, float]) -> Callable[[tuple[Tensor, ...]], Tensor] | None:
+        """The compiled form for these arguments when it can take them now, else None
         (scheduling its compilation when the call is eligible)."""
         if not self._eligible(args):
             return None
-        flat = tuple(a.detach().reshape(-1) for a in args)
-        key = self._key(flat, consts)
-        state = self._state.get(key)
-        if state is None:
-            state = self._schedule(key, flat, consts)
-        return flat if state == _READY else None
+        key = self._key(args[0], len(args), consts)
+        run = self._runners.get(key)
+        if run is None and key not in self._state:
+            self._schedule(key, args, consts)
+            run = self._runners.get(key)
+        return run
 
     def _eligible(self, args: tuple[Tensor, ...]) -> bool:
         if not args or not wanted(args[0]):
@@ -281,21 +330,24 @@ class Kernel:
                 return False
         return True
 
-    def _key(self, flat: tuple[Tensor, ...], consts: dict[str, float]) -> tuple[Any, ...]:
-        # Everything Dynamo guards on that can differ between two eligible calls.
-        return (flat[0].dtype, flat[0].device, len(flat), tuple(sorted(consts.items())),
-                torch.get_num_threads(), torch.is_inference_mode_enabled())
+    @staticmethod
+    def _key(first: Tensor, nargs: int, consts: dict[str, float]) -> tuple[Any, ...]:
+        # Everything a compiled form is specialised to that can differ between two
+        # eligible calls.
+        return (first.dtype, first.device, nargs, tuple(sorted(consts.items())), torch.get_num_threads(),
+                torch.is_inference_mode_enabled(), torch.are_deterministic_algorithms_enabled())
 
-    def _schedule(self, key: tuple[Any, ...], flat: tuple[Tensor, ...], consts: dict[str, float]) -> str:
+    def _schedule(self, key: tuple[Any, ...], args: tuple[Tensor, ...], consts: dict[str, float]) -> None:
         with self._lock:
             if key in self._state:
-                return self._state[key]
+                return
             self._state[key] = _PENDING
         # Compile on stand-ins, never on the caller's (large, possibly mutated) tensors.
-        examples = tuple(torch.zeros(EXAMPLE_NUMEL, dtype=a.dtype, device=a.device) for a in flat)
+        first = args[0]
+        examples = tuple(torch.zeros(EXAMPLE_NUMEL, dtype=first.dtype, device=first.device) for _ in args)
 
         def job() -> None:
-            # The compiler thread reproduces the caller's thread-local state it guards on.
+            # The compiler thread reproduces the caller's thread-local state.
             with torch.inference_mode(key[5]):
                 self._compile(key, examples, consts)
 
@@ -305,15 +357,17 @@ class Kernel:
             job()
         else:
             _submit(job)
-        return self._state[key]
 
     def _compile(self, key: tuple[Any, ...], examples: tuple[Tensor, ...], consts: dict[str, float]) -> None:
         started = time.perf_counter()
+        capture = _Capture()
         try:
-            if self._compiled is None:
-                self._compiled = torch.compile(_own_code(self.fn, self.name), dynamic=True, fullgraph=True)
+            # A code object of its own per key: Dynamo compiles it afresh (so the graph
+            # is captured) and keeps no shared cache to exhaust.
+            compiled = torch.compile(_own_code(self.fn, f"{self.name}_{len(self._state)}"), backend=capture,
+                                     dynamic=True, fullgraph=True)
             with torch.no_grad():
-                self._compiled(*examples, **consts)
+                expected = compiled(*examples, **consts)
         except Exception as exc:  # any compiler failure leaves the eager form in charge
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             self.errors[key] = message
@@ -321,8 +375,45 @@ class Kernel:
             warnings.warn(f"acts: fused kernel {self.name} could not be compiled ({message}); running eagerly",
                           RuntimeWarning, stacklevel=2)
             return
+        direct = _direct(capture, examples, consts, expected)
+        self.direct[key] = direct is not None
+        self._runners[key] = direct or (lambda flat: compiled(*flat, **consts))
         self.compile_s[key] = time.perf_counter() - started
         self._state[key] = _READY
+
+
+def _direct(capture: _Capture, examples: tuple[Tensor, ...], consts: dict[str, float], expected: Any) -> _Direct | None:
+    """The captured graph as a :class:`_Direct` call, when each of its inputs can be
+    told apart (an argument, the size, a constant) and calling it on the stand-ins
+    gives exactly what the Dynamo-compiled call gave; else None (Dynamo's path stays)."""
+    if len(capture.graphs) != 1 or not isinstance(expected, Tensor):
+        return None
+    gm, inputs, fn = capture.graphs[0]
+    if len([n for n in gm.graph.nodes if n.op == "placeholder"]) != len(inputs):
+        return None
+    slots: list[int | Tensor | None] = []
+    for value in inputs:
+        if isinstance(value, torch.SymInt):
+            slots.append(None)  # every size is the number of elements: all are flat and alike
+        elif isinstance(value, Tensor) and any(value is e for e in examples):
+            slots.append(next(i for i, e in enumerate(examples) if value is e))
+        elif isinstance(value, Tensor) and value.dim() == 0 and value.dtype == torch.float64 \
+                and value.device.type == "cpu" and not value.requires_grad:
+            # A Python float that Dynamo lifted to a tensor input: a keyword constant (part
+            # of the key) or a module-level one (math.pi, a formula's coefficient). A
+            # kernel is a pure function of its arguments, so it is read once, here.
+            slots.append(value.clone())
+        else:
+            return None
+    direct = _Direct(fn, slots)
+    try:
+        with torch.no_grad():
+            got = direct(examples)
+    except Exception:
+        return None
+    if not isinstance(got, Tensor) or got.shape != expected.shape or not torch.equal(got, expected):
+        return None
+    return direct
 
 
 def compiled_calls() -> int:
@@ -337,7 +428,7 @@ def report() -> list[dict[str, Any]]:
         for key, state in k._state.items():
             rows.append({"kernel": k.name, "dtype": str(key[0]).removeprefix("torch."), "device": str(key[1]),
                          "consts": dict(key[3]), "threads": key[4], "state": state,
-                         "compile_s": k.compile_s.get(key), "error": k.errors.get(key)})
+                         "compile_s": k.compile_s.get(key), "direct": k.direct.get(key), "error": k.errors.get(key)})
     return rows
 
 
@@ -363,20 +454,20 @@ def fused_formula(name: str, formula: Callable[..., Tensor]) -> Callable[..., Te
     forward = Kernel(formula, f"{name}.forward")
     backward = Kernel(vjp_kernel(formula), f"{name}.backward")
 
-    def _forward(x: Tensor, consts: tuple[tuple[str, float], ...]) -> Tensor:
-        return forward(x, **dict(consts))
-
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        x, consts = inputs
+    # An old-style Function (``forward(ctx, ...)``): it is applied only outside
+    # torch.func transforms, and it spares every call the signature binding that
+    # ``setup_context`` Functions pay.
+    def _forward(ctx: Any, x: Tensor, run: Callable[[tuple[Tensor, ...]], Tensor], consts: dict[str, float]) -> Tensor:
         ctx.save_for_backward(x)
         ctx.save_for_forward(x)
-        ctx.consts = dict(consts)
+        ctx.consts = consts
+        return forward.run(run, (x,))
 
-    def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+    def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         (x,) = ctx.saved_tensors
-        return backward(grad, x, **ctx.consts), None
+        return backward(grad, x, **ctx.consts), None, None
 
-    def jvp(ctx: Any, x_t: Tensor, _: None) -> Tensor:
+    def jvp(ctx: Any, x_t: Tensor, *_: None) -> Tensor:
         # Elementwise, so the Jacobian is diagonal and the JVP is the VJP of the tangent.
         (x,) = ctx.saved_tensors
         return backward(x_t, x, **ctx.consts)
@@ -386,7 +477,6 @@ def fused_formula(name: str, formula: Callable[..., Tensor]) -> Callable[..., Te
         (torch.autograd.Function,),
         {
             "forward": staticmethod(_forward),
-            "setup_context": staticmethod(setup_context),
             "backward": staticmethod(_backward),
             "jvp": staticmethod(jvp),
             "__doc__": fused_formula.__doc__,
@@ -400,16 +490,25 @@ def fused_formula(name: str, formula: Callable[..., Tensor]) -> Callable[..., Te
             return formula(x, **params)
         consts = {k: float(v) for k, v in params.items()}
         with torch.no_grad():  # as the Function's forward and backward will call them
-            ready = forward.prepare(x, **consts)
-            ready = backward.prepare(x, x, **consts) and ready
-        if not ready:
+            run = forward.runner((x,), consts)
+            ready = backward.runner((x, x), consts) is not None
+        if run is None or not ready:
             return formula(x, **params)
-        return function.apply(x, tuple(sorted(consts.items())))
+        return function.apply(x, run, consts)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = formula.__doc__
     call.__wrapped__ = formula  # type: ignore[attr-defined]
     return call
+
+
+def bound_signature(function: type[torch.autograd.Function]) -> type[torch.autograd.Function]:
+    """Give a ``setup_context``-style Function's ``forward`` its signature once:
+    ``Function.apply`` binds the call's arguments to it on every call, and
+    ``inspect.signature`` otherwise rebuilds it each time (about 15 µs)."""
+    forward = function.forward
+    forward.__signature__ = inspect.signature(forward)  # type: ignore[attr-defined]
+    return function
 
 
 __all__ = [
@@ -418,6 +517,7 @@ __all__ = [
     "POLICIES",
     "SETTINGS",
     "Kernel",
+    "bound_signature",
     "compiled_calls",
     "configured",
     "drain",

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import Kernel
+from acts.fused import Kernel, bound_signature
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
@@ -52,6 +52,7 @@ _forward_kernel = Kernel(lambda x: x.clamp_min(0), "relu.forward")
 _chain_kernel = Kernel(_chain, "relu.backward")
 
 
+@bound_signature
 class ReLUFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
@@ -75,6 +76,7 @@ class ReLUFunction(torch.autograd.Function):
         return _chain_kernel(x_t, y)
 
 
+@bound_signature
 class ReLUInplaceFunction(torch.autograd.Function):
     # No generated vmap rule: a Function that returns its (dirty) input and saves it
     # in setup_context is refused under torch.func transforms.

@@ -83,6 +83,35 @@ def test_fused_path_computes_what_the_eager_path_does(name: str, dtype: torch.dt
     _assert_within_rounding(g_fused, g_eager, _grad_out(y_eager).abs() * (1 + x.abs()))
 
 
+def test_every_fused_kernel_is_called_without_dynamo() -> None:
+    """Each activation's compiled kernels are inductor's graphs called directly (no frame
+    hook, no guard evaluation: the Kernel's key is the guard), constants included."""
+    x = _values(torch.float32)
+    with fused.configured(policy="sync", min_numel=1):
+        for name in FUSED:
+            _run(acts.get(name), x)
+    rows = [r for r in fused.report() if r["state"] == "ready" and not r["kernel"].startswith("test.")]
+    assert len(rows) >= 2 * len(FUSED) - 2, rows  # ReLU's backward may see a broadcast gradient
+    assert [r["kernel"] for r in rows if not r["direct"]] == []
+    assert any(r["consts"] for r in rows), "constants (leaky_relu's slope) are lifted and supplied"
+
+
+SHIFT = torch.ones(1)
+
+
+def test_a_graph_input_the_kernel_cannot_supply_keeps_dynamos_call() -> None:
+    """A kernel reading a global tensor (beyond its contract: a pure function of its
+    arguments and float constants) compiles to a graph with an input that is neither an
+    argument, the size nor a constant: it is called through Dynamo, which reads it."""
+    kernel = fused.Kernel(lambda x: x + SHIFT, "test.global")
+    x = torch.zeros(1 << 16)
+    with fused.configured(policy="sync"):
+        assert kernel(x).eq(1).all() and kernel(x).eq(1).all()
+    (row,) = [r for r in fused.report() if r["kernel"] == "test.global"]
+    assert row["state"] == "ready" and row["direct"] is False
+    assert kernel.compiled_calls == 2
+
+
 def test_double_backward_and_forward_ad_run_eagerly_through_the_fused_function() -> None:
     spec = acts.get("elu")
     x = torch.randn(3000, dtype=torch.float64, requires_grad=True)
