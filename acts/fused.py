@@ -50,7 +50,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -268,13 +268,15 @@ class Kernel:
     that is run compiled where that pays and eagerly elsewhere. Calling it is always
     correct: the compiled and eager forms compute the same formula."""
 
+    flat = True  # runs on flattened views, so its graph can be called directly
+
     def __init__(self, fn: Callable[..., Any], name: str) -> None:
         self.fn = fn
         self.name = name
         self._state: dict[tuple[Any, ...], str] = {}
         # Per key, the compiled form taking the flattened arguments.
         self._runners: dict[tuple[Any, ...], Callable[[tuple[Tensor, ...]], Tensor]] = {}
-        self.direct: dict[tuple[Any, ...], bool] = {}
+        self.direct: dict[tuple[Any, ...], bool | None] = {}
         self.compile_s: dict[tuple[Any, ...], float] = {}
         self.errors: dict[tuple[Any, ...], str] = {}
         self.compiled_calls = 0
@@ -294,9 +296,12 @@ class Kernel:
         """Call a runner from :meth:`runner` on the arguments it was looked up for."""
         self.compiled_calls += 1
         with torch.no_grad():
-            out = run(tuple(a.detach().view(-1) for a in args))
+            out = run(self._views(args))
         shape = args[0].shape
         return out if out.shape == shape else out.view(shape)
+
+    def _views(self, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return tuple(a.detach().view(-1) for a in args)
 
     def prepare(self, *args: Tensor, **consts: float) -> bool:
         """Whether a call with these arguments would run compiled now. An eligible call
@@ -309,7 +314,7 @@ class Kernel:
         (scheduling its compilation when the call is eligible)."""
         if not self._eligible(args):
             return None
-        key = self._key(args[0], len(args), consts)
+        key = self._key(args, consts)
         run = self._runners.get(key)
         if run is None and key not in self._state:
             self._schedule(key, args, consts)
@@ -330,12 +335,15 @@ class Kernel:
                 return False
         return True
 
-    @staticmethod
-    def _key(first: Tensor, nargs: int, consts: dict[str, float]) -> tuple[Any, ...]:
+    def _key(self, args: tuple[Tensor, ...], consts: dict[str, float]) -> tuple[Any, ...]:
         # Everything a compiled form is specialised to that can differ between two
         # eligible calls.
-        return (first.dtype, first.device, nargs, tuple(sorted(consts.items())), torch.get_num_threads(),
+        first = args[0]
+        return (first.dtype, first.device, len(args), tuple(sorted(consts.items())), torch.get_num_threads(),
                 torch.is_inference_mode_enabled(), torch.are_deterministic_algorithms_enabled())
+
+    def _examples(self, args: tuple[Tensor, ...], key: tuple[Any, ...]) -> tuple[Tensor, ...]:
+        return tuple(torch.zeros(EXAMPLE_NUMEL, dtype=a.dtype, device=a.device) for a in args)
 
     def _schedule(self, key: tuple[Any, ...], args: tuple[Tensor, ...], consts: dict[str, float]) -> None:
         with self._lock:
@@ -343,8 +351,7 @@ class Kernel:
                 return
             self._state[key] = _PENDING
         # Compile on stand-ins, never on the caller's (large, possibly mutated) tensors.
-        first = args[0]
-        examples = tuple(torch.zeros(EXAMPLE_NUMEL, dtype=first.dtype, device=first.device) for _ in args)
+        examples = self._examples(args, key)
 
         def job() -> None:
             # The compiler thread reproduces the caller's thread-local state.
@@ -375,8 +382,8 @@ class Kernel:
             warnings.warn(f"acts: fused kernel {self.name} could not be compiled ({message}); running eagerly",
                           RuntimeWarning, stacklevel=2)
             return
-        direct = _direct(capture, examples, consts, expected)
-        self.direct[key] = direct is not None
+        direct = _direct(capture, examples, consts, expected) if self.flat else None
+        self.direct[key] = (direct is not None) if self.flat else None  # None: never tried
         self._runners[key] = direct or (lambda flat: compiled(*flat, **consts))
         self.compile_s[key] = time.perf_counter() - started
         self._state[key] = _READY
@@ -416,6 +423,70 @@ def _direct(capture: _Capture, examples: tuple[Tensor, ...], consts: dict[str, f
     return direct
 
 
+class ChannelKernel(Kernel):
+    """A :class:`Kernel` of input-shaped tensors followed by one per-channel parameter:
+    C values for dimension 1 of the inputs (``nn.PReLU``'s layout, dimension 0 of a 1-d
+    input of C features), or one value for every element.
+
+    It runs on (N, C, L) views of the inputs and the parameter as (C,), so a reduction
+    over the batch and spatial dimensions (the parameter's gradient) compiles into the
+    same kernel; the function returns an input-shaped tensor, or a pair of an
+    input-shaped tensor and a parameter-shaped one. Sizes are dynamic except those equal
+    to 1 (Dynamo specialises them), which are part of the key; a call goes through
+    Dynamo, whose guards cover the three sizes."""
+
+    flat = False
+
+    @staticmethod
+    def _layout(args: tuple[Tensor, ...]) -> tuple[int, int, int] | None:
+        x, w = args[0], args[-1]
+        c = w.numel()
+        if c == 1:
+            return 1, 1, x.numel()
+        if x.dim() >= 2 and x.shape[1] == c and x.shape[0] > 0:
+            return x.shape[0], c, x.numel() // (x.shape[0] * c)
+        if x.dim() == 1 and x.shape[0] == c:
+            return 1, c, 1
+        return None
+
+    def _eligible(self, args: tuple[Tensor, ...]) -> bool:
+        if len(args) < 2 or not super()._eligible(args[:-1]):
+            return False
+        w, x = args[-1], args[0]
+        if not _plain(w) or w.dtype != x.dtype or w.device != x.device or w.dim() > 1 or not w.is_contiguous():
+            return False
+        if torch.is_grad_enabled() and w.requires_grad:
+            return False
+        return self._layout(args) is not None
+
+    def _key(self, args: tuple[Tensor, ...], consts: dict[str, float]) -> tuple[Any, ...]:
+        layout = self._layout(args)
+        assert layout is not None
+        return (*super()._key(args, consts), tuple(size == 1 for size in layout))
+
+    def _examples(self, args: tuple[Tensor, ...], key: tuple[Any, ...]) -> tuple[Tensor, ...]:
+        # Distinct sizes, so Dynamo assumes no two are equal; 1 where the call has 1.
+        n, c = (1 if one else size for one, size in zip(key[-1][:2], (8, 16), strict=True))
+        shape = (n, c, 1 if key[-1][2] else EXAMPLE_NUMEL // (n * c))
+        x = args[0]
+        inputs = [torch.zeros(shape, dtype=x.dtype, device=x.device) for _ in args[:-1]]
+        return (*inputs, torch.full((c,), 0.25, dtype=x.dtype, device=x.device))
+
+    def _views(self, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        layout = self._layout(args)
+        assert layout is not None
+        return (*(a.detach().view(layout) for a in args[:-1]), args[-1].detach().view(-1))
+
+    def run(self, run: Callable[[tuple[Tensor, ...]], Any], args: tuple[Tensor, ...]) -> Any:
+        self.compiled_calls += 1
+        with torch.no_grad():
+            out = run(self._views(args))
+        if isinstance(out, Tensor):
+            return out.view(args[0].shape)
+        grad_x, grad_w = out
+        return grad_x.view(args[0].shape), grad_w.view(args[-1].shape)
+
+
 def compiled_calls() -> int:
     """How many calls, over every kernel, have run compiled so far."""
     return sum(k.compiled_calls for k in KERNELS)
@@ -435,9 +506,18 @@ def report() -> list[dict[str, Any]]:
 # -- fused Functions ---------------------------------------------------------------------
 
 
-def vjp_kernel(formula: Callable[..., Tensor]) -> Callable[..., Tensor]:
+def vjp_kernel(formula: Callable[..., Tensor], argnums: int = 1) -> Callable[..., Any]:
     """``(grad, x, **consts) -> grad * f'(x)``, the vector-Jacobian product of a formula
-    as autograd defines it (so the fused backward and the eager one agree)."""
+    as autograd defines it (so the fused backward and the eager one agree). With
+    ``argnums=2``, ``(grad, x, w) -> (grad_x, grad_w)`` for a formula ``f(x, w)``."""
+
+    if argnums == 2:
+        def backward2(grad: Tensor, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+            pull = torch.func.vjp(formula, x, w)[1]
+            grad_x, grad_w = pull(grad)
+            return grad_x, grad_w
+
+        return backward2
 
     def backward(grad: Tensor, x: Tensor, **consts: float) -> Tensor:
         pull = torch.func.vjp(lambda t: formula(t, **consts), x)[1]
@@ -502,6 +582,54 @@ def fused_formula(name: str, formula: Callable[..., Tensor]) -> Callable[..., Te
     return call
 
 
+def fused_channel_formula(name: str, formula: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Any], Tensor]:
+    """``formula(x, weight)`` for a per-channel parameter (``nn.PReLU``'s layout, see
+    :class:`ChannelKernel`), with the same values and gradients, the weight's included:
+    on large inputs one fused forward and one fused backward, which computes the input's
+    gradient and sums the weight's over the batch and spatial dimensions in one pass.
+    ``formula`` must broadcast the weight itself (it sees (N, C, L) and (C,) when fused,
+    the caller's shapes otherwise). Double backward and forward-mode AD run eagerly."""
+    forward = ChannelKernel(formula, f"{name}.forward")
+    backward = ChannelKernel(vjp_kernel(formula, argnums=2), f"{name}.backward")
+
+    def _forward(ctx: Any, x: Tensor, weight: Tensor, run: Callable[..., Any]) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.save_for_forward(x, weight)
+        return cast(Tensor, forward.run(run, (x, weight)))
+
+    def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
+        x, weight = ctx.saved_tensors
+        grad_x, grad_w = backward(grad, x, weight)
+        return grad_x, grad_w, None
+
+    def jvp(ctx: Any, x_t: Tensor, weight_t: Tensor | None, _: None) -> Tensor:
+        x, weight = ctx.saved_tensors
+        tangent_w = torch.zeros_like(weight) if weight_t is None else weight_t
+        return cast(Tensor, torch.func.jvp(formula, (x, weight), (x_t, tangent_w))[1])
+
+    function: Any = type(
+        f"{name.title().replace('_', '')}FusedFunction",
+        (torch.autograd.Function,),
+        {"forward": staticmethod(_forward), "backward": staticmethod(_backward), "jvp": staticmethod(jvp),
+         "__doc__": fused_channel_formula.__doc__},
+    )
+
+    def call(x: Tensor, weight: Any) -> Tensor:
+        if not wanted(x) or not isinstance(weight, Tensor):
+            return formula(x, weight)
+        with torch.no_grad():
+            run = forward.runner((x, weight), {})
+            ready = backward.runner((x, x, weight), {}) is not None
+        if run is None or not ready:
+            return formula(x, weight)
+        return cast(Tensor, function.apply(x, weight, run))
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = formula.__doc__
+    call.__wrapped__ = formula  # type: ignore[attr-defined]
+    return call
+
+
 def bound_signature(function: type[torch.autograd.Function]) -> type[torch.autograd.Function]:
     """Give a ``setup_context``-style Function's ``forward`` its signature once:
     ``Function.apply`` binds the call's arguments to it on every call, and
@@ -516,11 +644,13 @@ __all__ = [
     "KERNELS",
     "POLICIES",
     "SETTINGS",
+    "ChannelKernel",
     "Kernel",
     "bound_signature",
     "compiled_calls",
     "configured",
     "drain",
+    "fused_channel_formula",
     "fused_formula",
     "pending",
     "report",

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, per_channel
+from acts.fused import fused_channel_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
@@ -56,7 +57,7 @@ class PReLU(ActivationModule):
             doc="negative slope per channel; 0 is ReLU, 1 the identity, a negative slope folds the negative side up",
         ),
     )
-    fn = staticmethod(prelu)
+    fn = staticmethod(fused_channel_formula("prelu", prelu))
 
 
 SPEC = register(

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, per_channel, reduce_to
+from acts.fused import ChannelKernel, bound_signature
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
@@ -56,13 +57,31 @@ def reference(x: Tensor, weight: Tensor | float) -> Tensor:
     return torch.where(x > 0, x, _left(x, w))
 
 
+def _forward_body(x: Tensor, weight: Tensor) -> Tensor:
+    return torch.where(x > 0, x, _left(x, per_channel(weight, x)))
+
+
+def _backward_body(grad_out: Tensor, x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    pos = x > 0
+    grad_x = grad_out * torch.where(pos, 1.0, per_channel(weight, x))
+    grad_w = reduce_to(grad_out * torch.where(pos, 0.0, x), weight)
+    return grad_x, grad_w
+
+
+# Fused on large inputs (acts.fused): the backward computes both gradients, the weight's
+# summed over the batch and spatial dimensions, in one pass. The same code runs eagerly
+# everywhere else.
+_forward_kernel = ChannelKernel(_forward_body, "prelu_fn.forward")
+_backward_kernel = ChannelKernel(_backward_body, "prelu_fn.backward")
+
+
+@bound_signature
 class PReLUFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
     def forward(x: Tensor, weight: Tensor) -> Tensor:
-        w = per_channel(weight, x)
-        return torch.where(x > 0, x, _left(x, w))
+        return _forward_kernel(x, weight)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor], output: Tensor) -> None:
@@ -74,13 +93,8 @@ class PReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, weight = ctx.saved_tensors
-        pos = x > 0
-        grad_x = grad_w = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad_out * torch.where(pos, 1.0, per_channel(weight, x))
-        if ctx.needs_input_grad[1]:
-            grad_w = reduce_to(grad_out * torch.where(pos, 0.0, x), weight)
-        return grad_x, grad_w
+        grad_x, grad_w = _backward_kernel(grad_out, x, weight)
+        return grad_x if ctx.needs_input_grad[0] else None, grad_w if ctx.needs_input_grad[1] else None
 
     @staticmethod
     def jvp(ctx: Any, x_t: Tensor, weight_t: Tensor | None) -> Tensor:

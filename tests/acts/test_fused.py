@@ -92,7 +92,7 @@ def test_every_fused_kernel_is_called_without_dynamo() -> None:
             _run(acts.get(name), x)
     rows = [r for r in fused.report() if r["state"] == "ready" and not r["kernel"].startswith("test.")]
     assert len(rows) >= 2 * len(FUSED) - 2, rows  # ReLU's backward may see a broadcast gradient
-    assert [r["kernel"] for r in rows if not r["direct"]] == []
+    assert [r["kernel"] for r in rows if r["direct"] is False] == []
     assert any(r["consts"] for r in rows), "constants (leaky_relu's slope) are lifted and supplied"
 
 
@@ -110,6 +110,69 @@ def test_a_graph_input_the_kernel_cannot_supply_keeps_dynamos_call() -> None:
     (row,) = [r for r in fused.report() if r["kernel"] == "test.global"]
     assert row["state"] == "ready" and row["direct"] is False
     assert kernel.compiled_calls == 2
+
+
+PER_CHANNEL = [s.name for s in acts.all_activations() if s.builtin is not None and s.per_channel]
+LAYOUTS = {"nchw": ((4, 8, 16, 33), 8), "batch of features": ((257, 8), 8), "one sample": ((8,), 8),
+           "one channel": ((2, 1, 16, 33), 1), "a shared slope": ((3, 5, 7, 11), 1), "batch of one": ((1, 8, 1056), 8)}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name", PER_CHANNEL)
+def test_fused_per_channel_path_computes_what_the_eager_path_does(name: str, layout: str) -> None:
+    """PReLU's fused backward computes the input's gradient and sums the weight's over
+    the batch and spatial dimensions in one kernel, for every layout nn.PReLU takes."""
+    shape, channels = LAYOUTS[layout]
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(shape, generator=g, dtype=torch.float32) * 3
+    x.view(-1)[:4] = torch.tensor([float("inf"), -float("inf"), 0.0, -0.0])
+    grad = torch.randn(shape, generator=g)
+    spec = acts.get(name)
+
+    def run() -> tuple[torch.Tensor, ...]:
+        module = spec.build(channels=channels)
+        with torch.no_grad():
+            module.weight.copy_(torch.linspace(-0.5, 1.0, channels))
+        leaf = x.clone().requires_grad_()
+        y = module(leaf)
+        y.backward(grad)
+        assert leaf.grad is not None and module.weight.grad is not None
+        return y.detach(), leaf.grad, module.weight.grad
+
+    with fused.configured(policy="off"):
+        y_eager, gx_eager, gw_eager = run()
+    before = fused.compiled_calls()
+    with fused.configured(policy="sync", min_numel=1):
+        y_fused, gx_fused, gw_fused = run()
+    assert fused.compiled_calls() - before == 2, "the forward and the backward both ran compiled"
+    _assert_within_rounding(y_fused, y_eager, torch.zeros_like(y_eager))
+    _assert_within_rounding(gx_fused, gx_eager, grad.abs())
+    # The weight's gradient is a sum: another order of summation may differ by up to
+    # eps * (number of terms) * (sum of their magnitudes), per channel.
+    dims = [d for d in range(x.dim()) if d != (1 if x.dim() >= 2 else 0)] if channels > 1 else list(range(x.dim()))
+    terms = (grad.double() * x.double().clamp(max=0)).nan_to_num(posinf=0, neginf=0).abs()
+    magnitude = (terms.sum(dim=dims) if dims else terms).reshape(gw_eager.shape)
+    n = x.numel() // channels
+    assert torch.equal(gw_fused.isfinite(), gw_eager.isfinite())
+    finite = gw_eager.isfinite()
+    err = (gw_fused - gw_eager).double().abs()[finite]
+    assert (err <= n * torch.finfo(torch.float32).eps * magnitude[finite] + 1e-30).all(), (err, magnitude)
+
+
+def test_double_backward_and_forward_ad_through_the_fused_prelu() -> None:
+    x = torch.randn(4, 8, 64, dtype=torch.float64)
+    for name in PER_CHANNEL:
+        module = acts.get(name).build(channels=8)
+        with fused.configured(policy="sync", min_numel=1):
+            fn = type(module).fn
+            torch.autograd.gradgradcheck(lambda t, w, fn=fn: fn(t, weight=w),
+                                         (x[:, :, :3].clone().requires_grad_(), module.weight.detach().double().requires_grad_()))
+            leaf = x.clone().requires_grad_()
+            with torch.autograd.forward_ad.dual_level():
+                dual = torch.autograd.forward_ad.make_dual(leaf.detach(), torch.ones_like(leaf))
+                tangent = torch.autograd.forward_ad.unpack_dual(module(dual)).tangent
+            (g,) = torch.autograd.grad(module(leaf).sum(), leaf)
+        torch.testing.assert_close(tangent, g)
 
 
 def test_double_backward_and_forward_ad_run_eagerly_through_the_fused_function() -> None:
