@@ -18,6 +18,7 @@ from acts import fused
 from verify.checks import CHECKS, Check, Context, ordered
 from verify.checks.base import Outcome, one_thread
 from verify.errors import TargetError
+from verify.machine import sharing_the_machine
 from verify.profiles import ONLY_IN
 from verify.results import CheckResult, Status, SubjectResult
 from verify.subject import ShapeError, Subject
@@ -75,7 +76,9 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
         # acts' fused kernels (acts.fused) would switch in mid-check when their background
         # compilation lands; checks judge the eager form, which tests/acts/test_fused.py
         # holds the fused form to. (The throughput check times the fused form itself.)
-        with time_limit(timeout_s), one_thread(), fused.configured(policy="off"):
+        # A timed check takes the machine for its measurement; every other one shares it.
+        machine = contextlib.nullcontext() if check.timed else sharing_the_machine()
+        with time_limit(timeout_s), machine, one_thread(), fused.configured(policy="off"):
             outcome = check.fn(subject, ctx)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check {check.id} returned {type(outcome).__name__}, not an Outcome")
