@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,19 +68,29 @@ def _child(name: str, threads: int, rounds: int, cold_only: bool) -> dict[str, A
         out["calls_before_ready"] = calls
         out["compile_s"] = sum(r["compile_s"] or 0 for r in fused.report())
 
-    def median(step: Any, policy: str) -> float:
+    faults: dict[str, list[float]] = {"builtin": [], "fused": [], "unfused": []}
+
+    def median(name: str, step: Any, policy: str) -> float:
         with fused.configured(policy=policy):
             timer = Timer("step()", globals={"step": step}, num_threads=threads)
             timer.timeit(2)
-            return timer.blocked_autorange(min_run_time=0.2).median
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            m = timer.blocked_autorange(min_run_time=0.2)
+            # Page faults per step: fresh memory faulted in on every allocation (glibc
+            # returning freed 16 MiB blocks to the system) can dominate a step's time.
+            faults[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+                                / (m.number_per_run * len(m.times)))
+            return m.median
 
     runs: dict[str, list[float]] = {"builtin": [], "fused": [], "unfused": []}
     for _ in range(rounds):
-        runs["builtin"].append(median(builtin, "sync"))
-        runs["fused"].append(median(user, "sync"))
-        runs["unfused"].append(median(user, "off"))
+        runs["builtin"].append(median("builtin", builtin, "sync"))
+        runs["fused"].append(median("fused", user, "sync"))
+        runs["unfused"].append(median("unfused", user, "off"))
     out.update({f"{k}_ms": statistics.median(v) * 1e3 for k, v in runs.items()})
+    out.update({f"{k}_faults_per_step": statistics.median(v) for k, v in faults.items()})
     out["fused_calls"] = fused.compiled_calls()
+    out["kernels"] = [{k: r[k] for k in ("kernel", "state", "direct", "threads", "error")} for r in fused.report()]
     return out
 
 
