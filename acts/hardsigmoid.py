@@ -13,7 +13,7 @@ from torch import Tensor
 from acts._util import ActivationModule
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
 
 
 def hardsigmoid(x: Tensor) -> Tensor:
@@ -36,6 +36,7 @@ SPEC = register(
         kinks=(Kink(-3.0), Kink(3.0)),
         builtin=F.hardsigmoid,
         builtin_name="torch.nn.functional.hardsigmoid",
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, 1.0),
             value_at_zero=0.5,

@@ -19,7 +19,7 @@ from torch import Tensor
 from acts._util import ActivationModule
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
 
 
 def hardswish(x: Tensor) -> Tensor:
@@ -44,6 +44,7 @@ SPEC = register(
         kinks=(Kink(-3.0), Kink(3.0)),
         builtin=F.hardswish,
         builtin_name="torch.nn.functional.hardswish",
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, math.inf),
             value_at_zero=0.0,

@@ -15,7 +15,7 @@ from torch import Tensor
 from acts._util import ActivationModule, inplace_from_output
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
 
 
 def hardtanh(x: Tensor) -> Tensor:
@@ -49,6 +49,7 @@ SPEC = register(
         kinks=(Kink(-1.0), Kink(1.0)),
         builtin=F.hardtanh,
         builtin_name="torch.nn.functional.hardtanh",
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, 1.0),
             value_at_zero=0.0,

@@ -19,7 +19,7 @@ from torch import Tensor
 from acts._util import ActivationModule, inplace_from_output
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -62,6 +62,7 @@ SPEC = register(
         kinks=(Kink(0.0),),
         builtin=F.leaky_relu,
         builtin_name="torch.nn.functional.leaky_relu",
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-math.inf, math.inf),
             value_at_zero=0.0,

@@ -30,7 +30,7 @@ from torch import Tensor
 from acts._util import ActivationModule, per_channel
 from acts.fused import fused_channel_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
 
 
 def prelu(x: Tensor, weight: Tensor | float) -> Tensor:
@@ -71,6 +71,7 @@ SPEC = register(
         reference=reference,
         builtin=F.prelu,
         builtin_name="torch.nn.functional.prelu",
+        throughput=ThroughputBudget(),
         params=PReLU.params,
         kinks=(Kink(0.0, doc="the slope changes from weight to 1 (no kink at weight = 1)"),),
         properties=Properties(

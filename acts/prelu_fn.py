@@ -36,7 +36,7 @@ from torch import Tensor
 from acts._util import ActivationModule, per_channel, reduce_to
 from acts.fused import ChannelKernel, bound_signature
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
 
 
 def _as_tensor(p: Tensor | float, x: Tensor) -> Tensor:
@@ -141,6 +141,7 @@ SPEC = register(
         params=PReLUFn.params,
         builtin=builtin,
         builtin_name="torch.nn.functional.prelu",
+        throughput=ThroughputBudget(),
         kinks=(Kink(0.0, doc="derivative a at x = 0 (left piece), as torch"),),
         saved_tensors=1,  # the input; the saved weight is parameter-sized
         properties=Properties(

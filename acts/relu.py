@@ -28,7 +28,7 @@ from torch import Tensor
 from acts._util import ActivationModule
 from acts.fused import Kernel, bound_signature
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
 
 
 def reference(x: Tensor) -> Tensor:
@@ -129,6 +129,7 @@ SPEC = register(
         inplace_saves_training_memory=True,
         builtin=torch.relu,
         builtin_name="torch.relu",
+        throughput=ThroughputBudget(),
         kinks=(Kink(0.0, doc="derivative 0 at x = 0, as torch.relu"),),
         saved_tensors=1,  # the output
         properties=Properties(

@@ -16,7 +16,7 @@ from torch import Tensor
 from acts._util import ActivationModule, inplace_from_output
 from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
 
 
 def relu6(x: Tensor) -> Tensor:
@@ -50,6 +50,7 @@ SPEC = register(
         kinks=(Kink(0.0), Kink(6.0)),
         builtin=F.relu6,
         builtin_name="torch.nn.functional.relu6",
+        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, 6.0),
             value_at_zero=0.0,
