@@ -383,6 +383,7 @@ class Kernel:
                           RuntimeWarning, stacklevel=2)
             return
         direct = _direct(capture, examples, consts, expected) if self.flat else None
+        capture.graphs.clear()  # the graph module and the stand-ins: megabytes per kernel
         self.direct[key] = (direct is not None) if self.flat else None  # None: never tried
         self._runners[key] = direct or (lambda flat: compiled(*flat, **consts))
         self.compile_s[key] = time.perf_counter() - started
