@@ -19,7 +19,9 @@ compiled where that pays, eagerly everywhere else:
   for the compiler (``ACTS_FUSED=sync`` compiles on the calling thread instead,
   ``ACTS_FUSED=off`` never compiles);
 - a compilation that fails (no C++ compiler, say) is reported once as a warning and the
-  kernel stays eager for that key: the results are the same, only slower.
+  kernel stays eager for that key: the results are the same, only slower;
+- a :class:`ChannelKernel` takes a per-channel parameter too (PReLU's weight) and runs
+  on (N, C, L) views, so the parameter's gradient is reduced in the same kernel.
 
 The compiled and eager forms agree to a few ulps of the terms a formula adds up, not
 bit for bit (tests/acts/test_fused.py holds every fused activation to that in float32
@@ -229,7 +231,8 @@ class _Direct:
     guards: about 5 µs a call instead of 20-25.
 
     The guards are the Kernel's own: every call with this key has the dtype, device,
-    argument count, constants, thread count and inference mode it was compiled for,
+    argument count, constants, thread count, inference and deterministic modes it was
+    compiled for (and it was checked against Dynamo's call on random arguments),
     runs under no_grad on detached, flattened, contiguous tensors of at least 2
     elements (Dynamo specialises sizes 0 and 1) and outside any mode or transform.
     ``slots`` says what each graph input is: a flattened argument (its index), the
@@ -374,7 +377,11 @@ class Kernel:
             compiled = torch.compile(_own_code(self.fn, f"{self.name}_{len(self._state)}"), backend=capture,
                                      dynamic=True, fullgraph=True)
             with torch.no_grad():
-                expected = compiled(*examples, **consts)
+                compiled(*examples, **consts)
+                # Random values, distinct per argument, to tell a direct call's wiring apart.
+                g = torch.Generator().manual_seed(0)
+                probe = tuple((torch.randn(e.shape, generator=g) * 4).to(e.dtype).to(e.device) for e in examples)
+                expected = compiled(*probe, **consts)
         except Exception as exc:  # any compiler failure leaves the eager form in charge
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             self.errors[key] = message
@@ -382,7 +389,7 @@ class Kernel:
             warnings.warn(f"acts: fused kernel {self.name} could not be compiled ({message}); running eagerly",
                           RuntimeWarning, stacklevel=2)
             return
-        direct = _direct(capture, examples, consts, expected) if self.flat else None
+        direct = _direct(capture, examples, probe, expected) if self.flat else None
         capture.graphs.clear()  # the graph module and the stand-ins: megabytes per kernel
         self.direct[key] = (direct is not None) if self.flat else None  # None: never tried
         self._runners[key] = direct or (lambda flat: compiled(*flat, **consts))
@@ -390,10 +397,11 @@ class Kernel:
         self._state[key] = _READY
 
 
-def _direct(capture: _Capture, examples: tuple[Tensor, ...], consts: dict[str, float], expected: Any) -> _Direct | None:
+def _direct(capture: _Capture, examples: tuple[Tensor, ...], probe: tuple[Tensor, ...], expected: Any) -> _Direct | None:
     """The captured graph as a :class:`_Direct` call, when each of its inputs can be
-    told apart (an argument, the size, a constant) and calling it on the stand-ins
-    gives exactly what the Dynamo-compiled call gave; else None (Dynamo's path stays)."""
+    told apart (an argument, the size, a constant) and calling it on ``probe`` gives
+    exactly what the Dynamo-compiled call gave (``expected``); else None (Dynamo's path
+    stays). ``examples`` are the stand-ins the graph was compiled on."""
     if len(capture.graphs) != 1 or not isinstance(expected, Tensor):
         return None
     gm, inputs, fn = capture.graphs[0]
@@ -416,12 +424,13 @@ def _direct(capture: _Capture, examples: tuple[Tensor, ...], consts: dict[str, f
     direct = _Direct(fn, slots)
     try:
         with torch.no_grad():
-            got = direct(examples)
+            got = direct(probe)
     except Exception:
         return None
-    if not isinstance(got, Tensor) or got.shape != expected.shape or not torch.equal(got, expected):
+    if not isinstance(got, Tensor) or got.shape != expected.shape or got.dtype != expected.dtype:
         return None
-    return direct
+    same = (got == expected) | (got.isnan() & expected.isnan())
+    return direct if bool(same.all()) else None
 
 
 class ChannelKernel(Kernel):

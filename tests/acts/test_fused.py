@@ -96,6 +96,19 @@ def test_every_fused_kernel_is_called_without_dynamo() -> None:
     assert any(r["consts"] for r in rows), "constants (leaky_relu's slope) are lifted and supplied"
 
 
+def test_a_miswired_direct_call_is_caught_and_dynamos_call_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct call is checked against Dynamo's on random, distinct arguments before
+    it is used: a planted miswiring (arguments swapped) is refused."""
+    honest = fused._Direct.__call__
+    monkeypatch.setattr(fused._Direct, "__call__", lambda self, flat: honest(self, flat[::-1]))
+    kernel = fused.Kernel(lambda a, b: a - 2 * b, "test.miswired")
+    a, b = torch.full((1 << 16,), 3.0), torch.ones(1 << 16)
+    with fused.configured(policy="sync"):
+        assert kernel(a, b).eq(1).all() and kernel(a, b).eq(1).all()
+    (row,) = [r for r in fused.report() if r["kernel"] == "test.miswired"]
+    assert row["state"] == "ready" and row["direct"] is False
+
+
 SHIFT = torch.ones(1)
 
 
