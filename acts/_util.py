@@ -8,15 +8,14 @@ from typing import Any, ClassVar, cast
 import torch
 from torch import Tensor, nn
 
-from acts.fused import Kernel, bound_signature
 from acts.spec import Param
 
 
-@bound_signature
 class Expm1Function(torch.autograd.Function):
-    """expm1 whose derivative, exp(x), is computed from x rather than from the result
-    (whose + 1 cancels for large negative x). Its backward and jvp are torch ops on x,
-    so it is differentiable again; it has a generated vmap rule."""
+    """expm1 whose derivative, exp(x), is computed from x. Autograd's own expm1 backward
+    is ``grad * (result + 1)``, and that + 1 cancels for large negative x in float32
+    (ELU's gradient at x = -29.6 came out 0). Backward and jvp are torch ops on x, so it
+    is differentiable again; it has a generated vmap rule."""
 
     generate_vmap_rule = True
 
@@ -41,36 +40,8 @@ class Expm1Function(torch.autograd.Function):
 
 
 def expm1(x: Tensor) -> Tensor:
-    """``torch.expm1``, accurate under ``torch.compile`` too.
-
-    Inductor's vectorised CPU code computes expm1 as exp(x) - 1 (torch 2.13), which
-    loses every digit for |x| below float32's epsilon (expm1(-1e-30) comes out 0, and
-    expm1(-1e-5) 0.1% off). Under compilation, |x| < 1/2 uses the Taylor series
-    x (1 + x/2 (1 + x/3 (...))), cut where its remainder is below half an ulp of the
-    dtype (degree 9 for float32 and narrower, 17 for float64): multiplies and adds, so
-    it stays one fused vectorised pass. Outside, exp(x) - 1 loses at most 1.5 ulps.
-
-    The series' own derivative would cost dozens of operations per element in a
-    backward; its gradient is taken from e = exp(x) instead (``s + (e - e.detach())``
-    has the value s and the derivative e^x, that of expm1), the same exp the other
-    branch uses. The series is fed only its own side (|t| < 1/2), and e only where it
-    is finite there, so the branch not taken cannot put a NaN in the gradient.
-
-    Eagerly it is ``torch.expm1`` with the derivative exp(x) computed from x
-    (:class:`Expm1Function`): autograd's own backward for expm1 is
-    ``grad * (result + 1)``, which cancels for x below about -10 in float32 (exactly 0
-    at x = -29.6 where e^x is 1.4e-13, and 3.6% off at x = -14.19)."""
-    if not torch.compiler.is_compiling():
-        return cast(Tensor, Expm1Function.apply(x))
-    small = x.abs() < 0.5
-    t = torch.where(small, x, 0.0)
-    degree = 17 if x.dtype == torch.float64 else 9
-    series = 1 + t * (1 / degree)  # multiplications by reciprocals: no vector division
-    for k in range(degree - 1, 1, -1):
-        series = 1 + t * (1 / k) * series
-    e = torch.exp(x)  # one exp serves both branches' values and gradients
-    e_small = torch.where(small, e, 1.0)
-    return torch.where(small, (t * series).detach() + (e_small - e_small.detach()), e - 1)
+    """``torch.expm1`` with the accurate derivative of :class:`Expm1Function`."""
+    return cast(Tensor, Expm1Function.apply(x))
 
 
 def per_channel(p: Tensor | float, x: Tensor) -> Tensor | float:
@@ -181,7 +152,7 @@ def inplace_from_output(
         (y,) = ctx.saved_tensors
         return (grad_out * slope(y, *ctx.params), *(None for _ in ctx.params))
 
-    return bound_signature(type(
+    return type(
         f"{name}InplaceFunction",
         (torch.autograd.Function,),
         {
@@ -190,47 +161,33 @@ def inplace_from_output(
             "backward": staticmethod(backward),
             "__doc__": inplace_from_output.__doc__,
         },
-    ))
+    )
 
 
 def function_from_input(
     name: str,
     forward: Callable[[Tensor], Tensor],
     derivative: Callable[[Tensor], Tensor],
-    *,
-    fuse: bool = True,
 ) -> type[torch.autograd.Function]:
     """A memory-lean elementwise Function in timm's style: it saves only its input and
     recomputes f'(x) = ``derivative(x)`` in the backward and in the ``jvp`` (forward-mode
     AD), with a generated vmap rule. The backward is built from torch ops on the saved
-    tensor, so it can be differentiated again.
-
-    With ``fuse`` (the default) the forward and the backward's product run as fused
-    kernels on large inputs (:mod:`acts.fused`); pass ``fuse=False`` for a function
-    that is not strictly elementwise (one that depends on an element's position)."""
-    return _lean_function(name, forward, derivative, save_output=False, fuse=fuse)
+    tensor, so it can be differentiated again."""
+    return _lean_function(name, forward, derivative, save_output=False)
 
 
 def function_from_output(
     name: str,
     forward: Callable[[Tensor], Tensor],
     slope: Callable[[Tensor], Tensor],
-    *,
-    fuse: bool = True,
 ) -> type[torch.autograd.Function]:
     """As :func:`function_from_input`, for a function whose derivative is recovered from
     its output, ``slope(y)``: it saves only the output."""
-    return _lean_function(name, forward, slope, save_output=True, fuse=fuse)
+    return _lean_function(name, forward, slope, save_output=True)
 
 
 def _lean_function(name: str, forward: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor],
-                   save_output: bool, fuse: bool) -> type[torch.autograd.Function]:
-    def product(grad: Tensor, saved: Tensor) -> Tensor:
-        return grad * derivative(saved)
-
-    chain: Callable[[Tensor, Tensor], Tensor] = Kernel(product, f"{name}.backward") if fuse else product
-    if fuse:
-        forward = Kernel(forward, f"{name}.forward")
+                   save_output: bool) -> type[torch.autograd.Function]:
 
     def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
         saved = output if save_output else inputs[0]
@@ -239,13 +196,13 @@ def _lean_function(name: str, forward: Callable[[Tensor], Tensor], derivative: C
 
     def backward(ctx: Any, grad_out: Tensor) -> Tensor:
         (saved,) = ctx.saved_tensors
-        return chain(grad_out, saved)
+        return grad_out * derivative(saved)
 
     def jvp(ctx: Any, x_t: Tensor) -> Tensor:
         (saved,) = ctx.saved_tensors
-        return chain(x_t, saved)
+        return x_t * derivative(saved)
 
-    return bound_signature(type(
+    return type(
         f"{name}Function",
         (torch.autograd.Function,),
         {
@@ -256,4 +213,4 @@ def _lean_function(name: str, forward: Callable[[Tensor], Tensor], derivative: C
             "jvp": staticmethod(jvp),
             "__doc__": (function_from_output if save_output else function_from_input).__doc__,
         },
-    ))
+    )

@@ -41,8 +41,7 @@ def _active(y: Tensor) -> Tensor:
     return (y != 0).to(y.dtype)
 
 
-# Not fused: the function depends on an element's channel, so it cannot be flattened.
-BipolarReLUFunction = function_from_output("BipolarReLU", _forward, _active, fuse=False)
+BipolarReLUFunction = function_from_output("BipolarReLU", _forward, _active)
 
 
 def _write(x: Tensor) -> Tensor:

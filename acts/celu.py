@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, expm1, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Param, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
 
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -47,7 +46,7 @@ class CELU(ActivationModule):
             doc="the negative saturation value is -alpha",
         ),
     )
-    fn = staticmethod(fused_formula("celu", celu))
+    fn = staticmethod(celu)
     fn_inplace = staticmethod(celu_)
 
 
@@ -65,8 +64,6 @@ SPEC = register(
         inplace_saves_training_memory=True,
         builtin=F.celu,
         builtin_name="torch.nn.functional.celu",
-        # Fused forward and backward (acts.fused): 0.90-1.14x the built-in measured (README).
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, math.inf),
             value_at_zero=0.0,

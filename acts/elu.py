@@ -20,9 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, expm1, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Param, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -44,7 +43,7 @@ def elu_(x: Tensor, alpha: float = 1.0) -> Tensor:
 
 class ELU(ActivationModule):
     params = (Param("alpha", 1.0, trainable=False, doc="the negative saturation value is -alpha"),)
-    fn = staticmethod(fused_formula("elu", elu))
+    fn = staticmethod(elu)
     fn_inplace = staticmethod(elu_)
 
 
@@ -62,8 +61,6 @@ SPEC = register(
         inplace_saves_training_memory=True,
         builtin=F.elu,
         builtin_name="torch.nn.functional.elu",
-        # Fused forward and backward (acts.fused): 1.03-1.07x the built-in measured (README).
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, math.inf),
             value_at_zero=0.0,

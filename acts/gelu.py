@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -30,7 +29,7 @@ def gelu(x: Tensor) -> Tensor:
 
 
 class GELU(ActivationModule):
-    fn = staticmethod(fused_formula("gelu", gelu))
+    fn = staticmethod(gelu)
 
 
 SPEC = register(

@@ -22,9 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Properties, ThroughputBudget
+from acts.spec import Activation, Kind, Properties
 
 # The minimum, at x = -0.75246142207101625849.
 GELU_TANH_MIN = -0.17004075057125406
@@ -39,7 +38,7 @@ def gelu_tanh(x: Tensor) -> Tensor:
 
 
 class GELUTanh(ActivationModule):
-    fn = staticmethod(fused_formula("gelu_tanh", gelu_tanh))
+    fn = staticmethod(gelu_tanh)
 
 
 SPEC = register(
@@ -53,8 +52,6 @@ SPEC = register(
         reference=gelu_tanh,
         builtin=functools.partial(F.gelu, approximate="tanh"),
         builtin_name="torch.nn.functional.gelu(approximate='tanh')",
-        # Fused forward and backward (acts.fused): 0.64-0.78x the built-in measured (README).
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, math.inf),
             value_at_zero=0.0,

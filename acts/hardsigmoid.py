@@ -11,9 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 
 def hardsigmoid(x: Tensor) -> Tensor:
@@ -21,7 +20,7 @@ def hardsigmoid(x: Tensor) -> Tensor:
 
 
 class HardSigmoid(ActivationModule):
-    fn = staticmethod(fused_formula("hardsigmoid", hardsigmoid))
+    fn = staticmethod(hardsigmoid)
 
 
 SPEC = register(
@@ -36,7 +35,6 @@ SPEC = register(
         kinks=(Kink(-3.0), Kink(3.0)),
         builtin=F.hardsigmoid,
         builtin_name="torch.nn.functional.hardsigmoid",
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, 1.0),
             value_at_zero=0.5,

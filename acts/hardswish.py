@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 
 def hardswish(x: Tensor) -> Tensor:
@@ -29,7 +28,7 @@ def hardswish(x: Tensor) -> Tensor:
 
 
 class HardSwish(ActivationModule):
-    fn = staticmethod(fused_formula("hardswish", hardswish))
+    fn = staticmethod(hardswish)
 
 
 SPEC = register(
@@ -44,7 +43,6 @@ SPEC = register(
         kinks=(Kink(-3.0), Kink(3.0)),
         builtin=F.hardswish,
         builtin_name="torch.nn.functional.hardswish",
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, math.inf),
             value_at_zero=0.0,

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from acts._util import ActivationModule, function_from_input
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 # The minimum, at x = -3/2.
 HARDSWISH_MIN = -0.375
@@ -78,7 +78,6 @@ SPEC = register(
         reference=reference,
         builtin=F.hardswish,
         builtin_name="torch.nn.functional.hardswish",
-        throughput=ThroughputBudget(),
         kinks=(
             Kink(-3.0, doc="derivative jumps 0 -> -1/2; f'(-3) = 0, as torch"),
             Kink(3.0, doc="derivative jumps 3/2 -> 1; f'(3) = 1, as torch"),

@@ -13,9 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 
 def hardtanh(x: Tensor) -> Tensor:
@@ -31,7 +30,7 @@ def hardtanh_(x: Tensor) -> Tensor:
 
 
 class HardTanh(ActivationModule):
-    fn = staticmethod(fused_formula("hardtanh", hardtanh))
+    fn = staticmethod(hardtanh)
     fn_inplace = staticmethod(hardtanh_)
 
 
@@ -49,7 +48,6 @@ SPEC = register(
         kinks=(Kink(-1.0), Kink(1.0)),
         builtin=F.hardtanh,
         builtin_name="torch.nn.functional.hardtanh",
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, 1.0),
             value_at_zero=0.0,

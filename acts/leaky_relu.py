@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -43,7 +42,7 @@ def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 class LeakyReLU(ActivationModule):
     params = (Param("negative_slope", 0.01, trainable=False, edge_values=(0.2,), doc="slope below 0"),)
-    fn = staticmethod(fused_formula("leaky_relu", leaky_relu))
+    fn = staticmethod(leaky_relu)
     fn_inplace = staticmethod(leaky_relu_)
 
 
@@ -62,7 +61,6 @@ SPEC = register(
         kinks=(Kink(0.0),),
         builtin=F.leaky_relu,
         builtin_name="torch.nn.functional.leaky_relu",
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-math.inf, math.inf),
             value_at_zero=0.0,

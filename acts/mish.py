@@ -16,10 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
 from acts.softplus import log1p_exp
-from acts.spec import Activation, Kind, Properties, ThroughputBudget
+from acts.spec import Activation, Kind, Properties
 
 # The minimum, at x = -1.1924312145154952121.
 MISH_MIN = -0.30884341301725043
@@ -31,7 +30,7 @@ def mish(x: Tensor) -> Tensor:
 
 
 class Mish(ActivationModule):
-    fn = staticmethod(fused_formula("mish", mish))
+    fn = staticmethod(mish)
 
 
 SPEC = register(
@@ -45,8 +44,6 @@ SPEC = register(
         reference=mish,
         builtin=F.mish,
         builtin_name="torch.nn.functional.mish",
-        # Fused forward and backward (acts.fused): 1.07-1.11x the built-in measured (README).
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, math.inf),
             value_at_zero=0.0,

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from acts._util import ActivationModule, function_from_input
 from acts.registry import register
-from acts.spec import Activation, Kind, Properties, ThroughputBudget
+from acts.spec import Activation, Kind, Properties
 
 # The minimum of Mish, at x = -1.19243121451549521 (mpmath, 30 digits).
 MISH_MIN = -0.30884341301725041
@@ -71,8 +71,6 @@ SPEC = register(
         reference=reference,
         builtin=F.mish,
         builtin_name="torch.nn.functional.mish",
-        # Fused forward and backward (acts.fused): 1.05-1.10x the built-in measured (README).
-        throughput=ThroughputBudget(),
         saved_tensors=1,  # the input
         properties=Properties(
             limits=(0.0, math.inf),

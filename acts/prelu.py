@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, per_channel
-from acts.fused import fused_channel_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
 
 def prelu(x: Tensor, weight: Tensor | float) -> Tensor:
@@ -57,7 +56,7 @@ class PReLU(ActivationModule):
             doc="negative slope per channel; 0 is ReLU, 1 the identity, a negative slope folds the negative side up",
         ),
     )
-    fn = staticmethod(fused_channel_formula("prelu", prelu))
+    fn = staticmethod(prelu)
 
 
 SPEC = register(
@@ -71,7 +70,6 @@ SPEC = register(
         reference=reference,
         builtin=F.prelu,
         builtin_name="torch.nn.functional.prelu",
-        throughput=ThroughputBudget(),
         params=PReLU.params,
         kinks=(Kink(0.0, doc="the slope changes from weight to 1 (no kink at weight = 1)"),),
         properties=Properties(

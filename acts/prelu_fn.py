@@ -34,9 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, per_channel, reduce_to
-from acts.fused import ChannelKernel, bound_signature
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
 
 def _as_tensor(p: Tensor | float, x: Tensor) -> Tensor:
@@ -57,31 +56,12 @@ def reference(x: Tensor, weight: Tensor | float) -> Tensor:
     return torch.where(x > 0, x, _left(x, w))
 
 
-def _forward_body(x: Tensor, weight: Tensor) -> Tensor:
-    return torch.where(x > 0, x, _left(x, per_channel(weight, x)))
-
-
-def _backward_body(grad_out: Tensor, x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
-    pos = x > 0
-    grad_x = grad_out * torch.where(pos, 1.0, per_channel(weight, x))
-    grad_w = reduce_to(grad_out * torch.where(pos, 0.0, x), weight)
-    return grad_x, grad_w
-
-
-# Fused on large inputs (acts.fused): the backward computes both gradients, the weight's
-# summed over the batch and spatial dimensions, in one pass. The same code runs eagerly
-# everywhere else.
-_forward_kernel = ChannelKernel(_forward_body, "prelu_fn.forward")
-_backward_kernel = ChannelKernel(_backward_body, "prelu_fn.backward")
-
-
-@bound_signature
 class PReLUFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
     def forward(x: Tensor, weight: Tensor) -> Tensor:
-        return _forward_kernel(x, weight)
+        return torch.where(x > 0, x, _left(x, per_channel(weight, x)))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor], output: Tensor) -> None:
@@ -93,8 +73,10 @@ class PReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, weight = ctx.saved_tensors
-        grad_x, grad_w = _backward_kernel(grad_out, x, weight)
-        return grad_x if ctx.needs_input_grad[0] else None, grad_w if ctx.needs_input_grad[1] else None
+        pos = x > 0
+        grad_x = grad_out * torch.where(pos, 1.0, per_channel(weight, x)) if ctx.needs_input_grad[0] else None
+        grad_w = reduce_to(grad_out * torch.where(pos, 0.0, x), weight) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_w
 
     @staticmethod
     def jvp(ctx: Any, x_t: Tensor, weight_t: Tensor | None) -> Tensor:
@@ -141,7 +123,6 @@ SPEC = register(
         params=PReLUFn.params,
         builtin=builtin,
         builtin_name="torch.nn.functional.prelu",
-        throughput=ThroughputBudget(),
         kinks=(Kink(0.0, doc="derivative a at x = 0 (left piece), as torch"),),
         saved_tensors=1,  # the input; the saved weight is parameter-sized
         properties=Properties(

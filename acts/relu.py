@@ -26,9 +26,8 @@ import torch
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import Kernel, bound_signature
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 
 def reference(x: Tensor) -> Tensor:
@@ -41,24 +40,12 @@ def _slope(y: Tensor) -> Tensor:
     return (y != 0).to(y.dtype)
 
 
-def _chain(grad: Tensor, y: Tensor) -> Tensor:
-    # A new tensor, never a write into grad_out. (The tutorial clones grad_output and
-    # zeroes it where input < 0, which also gives derivative 1 at the kink.)
-    return grad * _slope(y)
-
-
-# Fused on large inputs (acts.fused); the same code runs eagerly everywhere else.
-_forward_kernel = Kernel(lambda x: x.clamp_min(0), "relu.forward")
-_chain_kernel = Kernel(_chain, "relu.backward")
-
-
-@bound_signature
 class ReLUFunction(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
     def forward(x: Tensor) -> Tensor:
-        return _forward_kernel(x)
+        return x.clamp_min(0)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
@@ -68,15 +55,15 @@ class ReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        return _chain_kernel(grad_out, y)
+        # A new tensor, never a write into grad_out, which autograd may share.
+        return grad_out * _slope(y)
 
     @staticmethod
     def jvp(ctx: Any, x_t: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        return _chain_kernel(x_t, y)
+        return x_t * _slope(y)
 
 
-@bound_signature
 class ReLUInplaceFunction(torch.autograd.Function):
     # No generated vmap rule: a Function that returns its (dirty) input and saves it
     # in setup_context is refused under torch.func transforms.
@@ -129,7 +116,6 @@ SPEC = register(
         inplace_saves_training_memory=True,
         builtin=torch.relu,
         builtin_name="torch.relu",
-        throughput=ThroughputBudget(),
         kinks=(Kink(0.0, doc="derivative 0 at x = 0, as torch.relu"),),
         saved_tensors=1,  # the output
         properties=Properties(

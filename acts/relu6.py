@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 
 def relu6(x: Tensor) -> Tensor:
@@ -32,7 +31,7 @@ def relu6_(x: Tensor) -> Tensor:
 
 
 class ReLU6(ActivationModule):
-    fn = staticmethod(fused_formula("relu6", relu6))
+    fn = staticmethod(relu6)
     fn_inplace = staticmethod(relu6_)
 
 
@@ -50,7 +49,6 @@ SPEC = register(
         kinks=(Kink(0.0), Kink(6.0)),
         builtin=F.relu6,
         builtin_name="torch.nn.functional.relu6",
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(0.0, 6.0),
             value_at_zero=0.0,

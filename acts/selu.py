@@ -19,9 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, expm1, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Kink, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 ALPHA = 1.6732632423543772848170429916717
 SCALE = 1.0507009873554804934193349852946
@@ -43,7 +42,7 @@ def selu_(x: Tensor) -> Tensor:
 
 
 class SELU(ActivationModule):
-    fn = staticmethod(fused_formula("selu", selu))
+    fn = staticmethod(selu)
     fn_inplace = staticmethod(selu_)
 
 
@@ -61,8 +60,6 @@ SPEC = register(
         kinks=(Kink(0.0),),
         builtin=F.selu,
         builtin_name="torch.nn.functional.selu",
-        # Fused forward and backward (acts.fused): 0.81-1.05x the built-in measured (README).
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-SCALE * ALPHA, math.inf),
             value_at_zero=0.0,

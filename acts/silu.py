@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -29,7 +28,7 @@ def silu(x: Tensor) -> Tensor:
 
 
 class SiLU(ActivationModule):
-    fn = staticmethod(fused_formula("silu", silu))
+    fn = staticmethod(silu)
 
 
 SPEC = register(

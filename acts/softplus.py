@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, inplace_from_output
-from acts.fused import fused_formula
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties
 
@@ -67,7 +66,7 @@ class Softplus(ActivationModule):
             "threshold", 20.0, trainable=False, doc="above beta * x > threshold the output is x, as in torch"
         ),
     )
-    fn = staticmethod(fused_formula("softplus", softplus))
+    fn = staticmethod(softplus)
     fn_inplace = staticmethod(softplus_)
 
 

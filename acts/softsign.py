@@ -15,9 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule
-from acts.fused import fused_formula
 from acts.registry import register
-from acts.spec import Activation, Kind, Properties, Smoothness, ThroughputBudget
+from acts.spec import Activation, Kind, Properties, Smoothness
 
 
 def softsign(x: Tensor) -> Tensor:
@@ -26,7 +25,7 @@ def softsign(x: Tensor) -> Tensor:
 
 
 class Softsign(ActivationModule):
-    fn = staticmethod(fused_formula("softsign", softsign))
+    fn = staticmethod(softsign)
 
 
 SPEC = register(
@@ -40,8 +39,6 @@ SPEC = register(
         reference=softsign,
         builtin=F.softsign,
         builtin_name="torch.nn.functional.softsign",
-        # Fused forward and backward (acts.fused): 0.38x the built-in measured (README).
-        throughput=ThroughputBudget(),
         properties=Properties(
             limits=(-1.0, 1.0),
             value_at_zero=0.0,

@@ -21,7 +21,6 @@ from typing import Any
 import torch
 from torch.utils.benchmark import Timer
 
-from acts import fused
 from verify.subject import Subject
 
 MODES = ("forward", "forward_backward")
@@ -55,8 +54,6 @@ class BenchConfig:
 
     @classmethod
     def quick(cls, device: str = "cpu") -> BenchConfig:
-        # Below acts.fused's threshold (2^16 elements): a smoke run must not spend its
-        # minute compiling fused kernels (about 1 s each on a cold machine).
         return cls(sizes=(1 << 10, 1 << 15), dtypes=(torch.float32,), device=device,
                    variants=("eager", "builtin", "naive"), min_run_time=0.01, compile_sizes=())
 
@@ -80,7 +77,7 @@ def _callable(subject: Subject, variant: str, dtype: torch.dtype, device: str) -
         # Every acts module shares one forward's code object, and Dynamo caches per code
         # object: without a reset the guards of earlier subjects pile up past the cache
         # limit and Dynamo silently falls back to eager.
-        torch._dynamo.reset()
+        torch.compiler.reset()
         # Static shapes: a dynamic-shape kernel may come from inductor's on-disk cache,
         # compiled for whatever size it first saw (a serial loop for a small one).
         return torch.compile(subject.instance(dtype, device), dynamic=False)
@@ -193,12 +190,7 @@ def bench_subject(subject: Subject, cfg: BenchConfig, limits: dict[tuple[str, in
 
 def run_bench(subjects: Iterable[Subject], cfg: BenchConfig,
               log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every subject's rows, and the bandwidth limits measured in the same run.
-
-    Figures are steady-state: fused kernels (``acts.fused``) are compiled on the warm-up
-    call rather than in the background, and what that cost is recorded per subject as
-    ``fused_compile_s`` (the cold-start figure; ``benchmarks/cold_start.py`` measures a
-    first call in a fresh process)."""
+    """Every subject's rows, and the bandwidth limits measured in the same run."""
     subjects = list(subjects)
     limits: dict[tuple[str, int], dict[str, float]] = {}
     for dtype in cfg.dtypes:
@@ -206,18 +198,12 @@ def run_bench(subjects: Iterable[Subject], cfg: BenchConfig,
             if n <= cfg.max_size.get(dtype, n):
                 limits[(str(dtype).removeprefix("torch."), n)] = bandwidth(n, dtype, cfg.device, cfg.min_run_time)
     results = []
-    with fused.configured(policy="sync"):
-        for s in subjects:
-            compiled_before = {(r["kernel"], r["dtype"], r["threads"], str(r["consts"])) for r in fused.report()}
-            try:
-                rows = bench_subject(s, cfg, limits, log)
-            except Exception as exc:  # a subject that cannot even be laid out
-                rows = [{"subject": s.name, "error": f"{type(exc).__name__}: {exc}"}]
-            kernels = [r for r in fused.report()
-                       if (r["kernel"], r["dtype"], r["threads"], str(r["consts"])) not in compiled_before]
-            results.append({"name": s.name, "target": s.target, "rows": rows,
-                            "fused_kernels": kernels,
-                            "fused_compile_s": sum(r["compile_s"] or 0.0 for r in kernels)})
+    for s in subjects:
+        try:
+            rows = bench_subject(s, cfg, limits, log)
+        except Exception as exc:  # a subject that cannot even be laid out
+            rows = [{"subject": s.name, "error": f"{type(exc).__name__}: {exc}"}]
+        results.append({"name": s.name, "target": s.target, "rows": rows})
     return {
         "environment": environment(cfg),
         "bandwidth": [{"dtype": d, "size": n, **v} for (d, n), v in limits.items()],

@@ -16,10 +16,9 @@ Two instruments, both independent of the device:
   A storage an op returns that is none of its inputs' storages is an allocation; a
   weak reference to the storage's Python object (which PyTorch keeps alive exactly as
   long as the C++ storage) reports its release. The live total and its peak follow.
-  This is the technique of ``torch.distributed._tools.mem_tracker.MemTracker``, kept
-  to the few lines needed here: that tracker is private to ``torch.distributed``
-  (absent from builds without distributed support) and tracks far more (modules,
-  optimizer state) than an activation check needs.
+  This is the technique of torch.distributed's memory tracker, kept to the few lines
+  needed here: that tracker is private (and absent from builds without distributed
+  support) and tracks far more (modules, optimizer state) than an activation needs.
 
 Why a dispatch mode rather than the profiler's memory events: it is exact and
 deterministic (storage sizes, not allocator blocks), works unchanged for CPU, CUDA or
@@ -59,8 +58,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
+
+from verify.internals import TorchDispatchMode, tree_leaves
 
 Fn = Callable[[Tensor], Tensor]
 
@@ -195,10 +194,10 @@ class LiveMemory(TorchDispatchMode):
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
-        # torch wraps a mode's __torch_dispatch__ in torch._dynamo.disable unless told
-        # not to, and the first call then imports torch._dynamo: 2 s on a CPU machine,
-        # for a guard against compiling inside the mode, which nothing here does. (A
-        # torch without this hook only pays the import.)
+        # torch wraps a mode's __torch_dispatch__ in Dynamo's disable unless told not
+        # to, which imports Dynamo on the first call (seconds on a CPU), to guard
+        # against compiling inside the mode, which nothing here does. (A torch without
+        # this hook only pays the import.)
         return False
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:

@@ -14,11 +14,9 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from acts import fused
 from verify.checks import CHECKS, Check, Context, ordered
 from verify.checks.base import Outcome, one_thread
 from verify.errors import TargetError
-from verify.machine import sharing_the_machine
 from verify.profiles import ONLY_IN
 from verify.results import CheckResult, Status, SubjectResult
 from verify.subject import ShapeError, Subject
@@ -73,12 +71,7 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
     try:
         # One torch thread per check: its tensors are small, and --jobs (or pytest-xdist)
         # is how the gate uses more cores (see verify.checks.base.one_thread).
-        # acts' fused kernels (acts.fused) would switch in mid-check when their background
-        # compilation lands; checks judge the eager form, which tests/acts/test_fused.py
-        # holds the fused form to. (The throughput check times the fused form itself.)
-        # A timed check takes the machine for its measurement; every other one shares it.
-        machine = contextlib.nullcontext() if check.timed else sharing_the_machine()
-        with time_limit(timeout_s), machine, one_thread(), fused.configured(policy="off"):
+        with time_limit(timeout_s), one_thread():
             outcome = check.fn(subject, ctx)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check {check.id} returned {type(outcome).__name__}, not an Outcome")

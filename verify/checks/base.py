@@ -56,22 +56,19 @@ class Check:
     id: str
     fn: CheckFn
     doc: str
-    # A timed check takes the machine for its measurement (verify.machine.exclusive_timing);
-    # every other check shares it, so none runs while one is timing.
-    timed: bool = False
 
 
 CHECKS: dict[str, Check] = {}
 
 
-def check(check_id: str, *, timed: bool = False) -> Callable[[CheckFn], CheckFn]:
+def check(check_id: str) -> Callable[[CheckFn], CheckFn]:
     """Register a check function under its stable id."""
 
     def register(fn: CheckFn) -> CheckFn:
         if check_id in CHECKS:
             raise ValueError(f"check id {check_id!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        CHECKS[check_id] = Check(check_id, fn, doc, timed)
+        CHECKS[check_id] = Check(check_id, fn, doc)
         return fn
 
     return register

@@ -34,6 +34,7 @@ from verify.checks._layout import (
     worst,
 )
 from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.internals import is_graph_break
 from verify.strategies import to_tensor
 from verify.subject import Subject
 
@@ -41,7 +42,7 @@ DTYPE = torch.float32
 BACKEND = "inductor"
 FALLBACK = "aot_eager"
 # What a failing torch.compile raises: Dynamo's and the backends' exceptions are
-# RuntimeErrors (torch._dynamo.exc.Unsupported for a graph break, BackendCompilerFailed).
+# RuntimeErrors (a graph break, see verify.internals.is_graph_break, or a backend's failure).
 COMPILE_ERRORS = (RuntimeError, NotImplementedError, AssertionError)
 
 
@@ -58,7 +59,7 @@ def check_compile(subject: Subject, ctx: Context) -> Outcome:
                                "rtol": tol.COMPILE_RTOL, "atol": tol.COMPILE_ATOL}
     if why_not:
         details["note"] = f"inductor cannot compile on this machine ({why_not}); used {FALLBACK}"
-    torch._dynamo.reset()
+    torch.compiler.reset()
     fn = subject.instance(DTYPE, ctx.device)
     compiled = torch.compile(fn, fullgraph=True, backend=backend)
     params = [p for _, p in subject.parameters(fn)]
@@ -73,7 +74,7 @@ def check_compile(subject: Subject, ctx: Context) -> Outcome:
         _grads(compiled, params, x)
     except COMPILE_ERRORS as exc:
         if not any(limit in str(exc) for limit in TORCH_LIMITS):
-            kind = "graph break" if isinstance(exc, torch._dynamo.exc.Unsupported) else "compilation failed"
+            kind = "graph break" if is_graph_break(exc) else "compilation failed"
             return failed(f"torch.compile(fullgraph=True, backend={backend!r}): {kind}: {_reason(exc)}",
                           details={**details, "error": str(exc)[:2000]}, smallest_input=first)
         # Not the subject's defect: torch itself refuses it. Say so, and still hold
@@ -81,7 +82,7 @@ def check_compile(subject: Subject, ctx: Context) -> Outcome:
         findings.append(f"fullgraph=True refused by torch {torch.__version__}: {_reason(exc)}; "
                         "checked with a graph break instead")
         details["fullgraph"] = False
-        torch._dynamo.reset()
+        torch.compiler.reset()
         compiled = torch.compile(fn, backend=backend)
         _grads(compiled, params, x)
     details["first_call_s"] = round(time.perf_counter() - start, 3)
@@ -144,7 +145,7 @@ def backend_for(device: str) -> tuple[str, str | None]:
     def probe(x: Tensor) -> Tensor:
         return torch.sin(x) * 2
 
-    torch._dynamo.reset()
+    torch.compiler.reset()
     try:
         x = torch.ones(4, device=device, requires_grad=True)
         torch.compile(probe, fullgraph=True, backend=BACKEND)(x).sum().backward()

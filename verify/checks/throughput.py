@@ -8,22 +8,19 @@ import time
 
 import torch
 
-from acts import fused
 from verify.bench import measure, workload
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
-from verify.machine import exclusive_timing
 from verify.subject import Subject
 
 # The built-in and the subject are timed alternately, ROUNDS times each for
 # BUDGET_RUN_TIME_S seconds (a median per round), and each is judged by its least
-# disturbed round: load on a shared machine only ever adds time. The timing takes the
-# machine (verify.machine.exclusive_timing): no other check, in any of the gate's workers,
-# runs while it measures.
+# disturbed round: load on a shared machine only ever adds time. Still, a timing depends
+# on the machine's load, which is why this check is opt-in (verify.profiles.ONLY_IN).
 BUDGET_RUN_TIME_S = 0.05
 ROUNDS = 8
 
 
-@check("throughput", timed=True)
+@check("throughput")
 def check_throughput(subject: Subject, ctx: Context) -> Outcome:
     """Forward+backward time against the built-in, within the spec's declared budget."""
     spec = subject.spec
@@ -33,27 +30,22 @@ def check_throughput(subject: Subject, ctx: Context) -> Outcome:
         return skipped("a throughput budget needs a built-in to compare with")
     budget = spec.throughput
     times = {}
-    compiled_before = fused.compiled_calls()
     started = time.perf_counter()
-    # Steady state: fused kernels compile on the warm-up call, not in the background.
-    with fused.configured(policy="sync"):
-        steps = {}
-        for variant in ("builtin", "eager"):
-            wl = workload(subject, variant, "forward_backward", budget.numel, torch.float32, ctx.device)
-            assert wl is not None
-            steps[variant] = wl.fn
-        for step in steps.values():
-            step()  # compiles the fused kernels before the timing, not while others wait
-        runs: dict[str, list[float]] = {v: [] for v in steps}
-        with exclusive_timing() as waited:
-            for _ in range(ROUNDS):
-                for variant, step in steps.items():
-                    runs[variant].append(measure(step, ctx.device, BUDGET_RUN_TIME_S)["median_s"])
+    steps = {}
+    for variant in ("builtin", "eager"):
+        wl = workload(subject, variant, "forward_backward", budget.numel, torch.float32, ctx.device)
+        assert wl is not None
+        steps[variant] = wl.fn
+    for step in steps.values():
+        step()  # warm-up: first-call allocations stay out of the timing
+    runs: dict[str, list[float]] = {v: [] for v in steps}
+    for _ in range(ROUNDS):
+        for variant, step in steps.items():
+            runs[variant].append(measure(step, ctx.device, BUDGET_RUN_TIME_S)["median_s"])
     times = {v: min(r) for v, r in runs.items()}
     ratio = times["eager"] / times["builtin"]
     details = {"eager_median_s": times["eager"], "builtin_median_s": times["builtin"], "ratio": ratio,
                "max_ratio": budget.max_ratio, "numel": budget.numel,
-               "fused": fused.compiled_calls() > compiled_before, "waited_for_timing_s": waited,
                "wall_s": time.perf_counter() - started}
     if ratio > budget.max_ratio:
         return failed(f"forward+backward takes {ratio:.2f}x the built-in's time at {budget.numel} float32 elements; "
