@@ -275,7 +275,7 @@ def test_gradient_checks_stay_off_detected_kinks(run: Any) -> None:
 
 
 def test_plot_draws_each_kink() -> None:
-    from verify.plots.kinks import plot_kinks
+    from verify.report.plots.kinks import plot_kinks
 
     r = run_check(from_spec(acts.get("hardswish")), CHECKS["kinks"], Context())
     picture = plot_kinks("hardswish", r.to_json()["details"])

@@ -264,7 +264,7 @@ def test_step_shape_prefers_a_wide_batch() -> None:
 
 def test_memory_plot_draws_the_details(run: Any) -> None:
     pytest.importorskip("matplotlib")
-    from verify.plots.memory import plot_memory
+    from verify.report.plots.memory import plot_memory
 
     picture = plot_memory("elu", run("memory", acts.get("elu")).to_json()["details"])
     assert picture is not None and picture.startswith("<svg") and "training peak" in picture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify.report import figure, svg
+from verify.report.figures import figure, svg
 
 STYLE = {"eager": ("C0", "o"), "compiled": ("C2", "s"), "builtin": ("C1", "^"), "naive": ("C7", "x")}
 

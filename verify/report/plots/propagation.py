@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from verify.report import detail_plot, figure, num, svg
+from verify.report.figures import detail_plot, figure, num, svg
 
 
 @detail_plot("propagation")

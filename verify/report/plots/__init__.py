@@ -1,5 +1,5 @@
 """Report plots drawn from check details: one module per check id that carries
-numbers, each registering its function with ``verify.report.detail_plot``."""
+numbers, each registering its function with ``verify.report.figures.detail_plot``."""
 
 import importlib
 import pkgutil

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from verify.report import detail_plot, figure, num, svg
+from verify.report.figures import detail_plot, figure, num, svg
 
 SHADES = {"vanishing": ("C0", "vanishing"), "exploding": ("C3", "exploding"),
           "zero_grad": ("C7", "f' = 0 (rounding)"), "nonfinite": ("black", "non-finite")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verify.report import detail_plot, figure, num, svg
+from verify.report.figures import detail_plot, figure, num, svg
 
 BARS = {"out of place": "C0", "in place": "C2", "autograd reference": "C7"}
 
