@@ -17,6 +17,7 @@ from verify.cli import main
 
 html5lib = pytest.importorskip("html5lib")
 
+PAGE_BYTES_PER_SUBJECT = 3_000_000 // 36
 SCREENSHOTS = Path(os.environ.get("VERIFY_SCREENSHOT_DIR", tempfile.gettempdir()))
 
 
@@ -30,8 +31,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "def leaky_nan(x):\n"
         "    return torch.where(x > 0, x, torch.nan_to_num(x * 0.01, nan=0.0))\n"
     )
-    rc = main(["report", "relu6", "torch.nn:Tanh", f"{bug}:leaky_nan", "--only", "gradcheck,special_values",
-               "--profile", "quick", "--no-bench", "--out", str(out), "--quiet"])
+    rc = main(["report", "relu6", "torch.nn:Tanh", f"{bug}:leaky_nan", "--profile", "quick", "--no-bench",
+               "--out", str(out), "--quiet"])
     assert rc == 1  # the planted NaN-swallowing activation fails; the report is still written
     return out
 
@@ -58,6 +59,23 @@ def test_html_parses_strictly_with_alt_text_and_table_headers(report: Path) -> N
     assert len(matrix) == 1
     cells = " ".join("".join(td.itertext()) for td in matrix[0].findall(".//td"))
     assert "FAIL" in cells and "pass" in cells, "status shown as text, not only colour"
+
+
+def test_ids_are_unique_and_the_page_is_small(report: Path) -> None:
+    """Every id once (a link or a screen reader that lands on a repeated id goes astray),
+    and a page that stays small with a whole zoo in it: at most PAGE_BYTES_PER_SUBJECT
+    per activation, every plot and check included (the registry's 36 fit in 3 MB)."""
+    page = (report / "index.html").read_text()
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    assert len(page.encode()) < 3 * PAGE_BYTES_PER_SUBJECT, len(page.encode())
+
+
+def test_the_page_compares_activations(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    assert '<table class="numbers">' in page and "chi_1 at Kaiming" in page
+    assert "f and f' by family" in page
+    assert '<span class="finding-mark">*</span></a>' in page  # relu6 passes memory with a finding
 
 
 def test_rerender_from_json_without_running(report: Path, tmp_path: Path) -> None:

@@ -1,14 +1,14 @@
-"""Memory of one activation, from the `memory` check's details: bytes saved for the
-backward (the subject's, autograd through its reference formula's) and the realistic
-step's training and no_grad peaks, out of place against in place, per input element."""
+"""`memory`: bytes per input element saved for backward, and the peaks of a training
+step and of a no_grad call, out of place against in place."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from verify.report.figures import detail_plot, figure, num, svg
+from verify.report.chart import Chart, color
+from verify.report.figures import detail_plot, num
 
-BARS = {"out of place": "C0", "in place": "C2", "autograd reference": "C7"}
+BARS = {"out of place": color(0), "in place": color(2), "autograd reference": color(7)}
 
 
 @detail_plot("memory")
@@ -31,20 +31,11 @@ def plot_memory(name: str, details: dict[str, Any]) -> str | None:
         "no_grad peak": {"out of place": per_el("no_grad_peak_bytes_out_of_place"),
                          "in place": per_el("no_grad_peak_bytes_in_place")},
     }
-    fig, ax = figure(6.4, 2.8)
-    width = 0.8 / len(BARS)
-    for i, (bar, color) in enumerate(BARS.items()):
-        xs, ys = [], []
-        for g, values in enumerate(groups.values()):
-            v = values.get(bar)
-            if v is not None:
-                xs.append(g + (i - (len(BARS) - 1) / 2) * width)
-                ys.append(num(v))
-        if xs:
-            ax.bar(xs, ys, width=width, color=color, label=bar)
-    ax.set_xticks(range(len(groups)), list(groups))
-    ax.set_ylabel(f"bytes per input element ({details.get('dtype', '')})")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(f"{name}: memory ({details.get('method', 'accounting')}, {details.get('device', 'cpu')})")
-    return svg(fig, f"Bar chart of {name}'s memory: bytes per element saved for backward and the training and "
-                    "no_grad peaks, out of place against in place")
+    series = {bar: (c, [None if g.get(bar) is None else num(g[bar]) for g in groups.values()])
+              for bar, c in BARS.items()}
+    series = {k: v for k, v in series.items() if any(x is not None for x in v[1])}
+    chart = Chart(f"{name}: memory ({details.get('method', 'accounting')}, {details.get('device', 'cpu')})",
+                  ylabel=f"bytes per element ({details.get('dtype', '')})")
+    chart.bars(list(groups), series)
+    return chart.svg(f"Bar chart of {name}'s memory: bytes per element saved for backward and the training and "
+                     "no_grad peaks, out of place against in place")
