@@ -176,3 +176,60 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+# -- the command line's gate options ---------------------------------------------------
+def add_gate_options(p: Any) -> None:
+    """``check``'s options for CI: what to run (a shard) and what fails the gate (new
+    failures only, against a baseline)."""
+    p.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic shards of the subjects")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="fail only on failures not recorded in FILE (new subjects, regressions); report fixed ones")
+    p.add_argument("--write-baseline", metavar="FILE",
+                   help="record every failing (subject, check) of this run in FILE (the run exits 0)")
+    p.add_argument("--format", choices=["text", "github"], default="text",
+                   help="github: also print a workflow annotation per failure")
+
+
+def expand(targets: Sequence[str], shard_text: str | None) -> tuple[list[str], list[str]]:
+    """Whole-file and whole-module targets expanded into the activations they define,
+    then the shard taken. Returns the targets and one line per candidate skipped."""
+    from verify.discover import discover, is_whole
+
+    out: list[str] = []
+    skipped: list[str] = []
+    for t in targets:
+        if is_whole(t):
+            found = discover(t)
+            if not found.targets:
+                raise TargetError(f"{t} defines no activation to check"
+                                  + (f" (skipped: {', '.join(n for n, _ in found.skipped)})" if found.skipped else ""))
+            out += found.targets
+            skipped += [f"skipped {t}:{name}: {why}" for name, why in found.skipped]
+        else:
+            out.append(t)
+    if shard_text:
+        k, n = parse_shard(shard_text)
+        out = shard(out, k, n)
+    return out, skipped
+
+
+def gate(args: Any, subjects: Sequence[Mapping[str, Any]], ok: bool) -> tuple[int, list[str]]:
+    """The exit code of a run under ``--baseline`` / ``--write-baseline`` / ``--format``,
+    and the lines to print."""
+    lines: list[str] = []
+    code = 0 if ok else 1
+    only = None
+    if getattr(args, "write_baseline", None):
+        data = baseline(subjects)
+        write_baseline(data, args.write_baseline)
+        lines.append(f"baseline: {len(data['failures'])} failure(s) recorded in {args.write_baseline}")
+        code = 0
+    elif getattr(args, "baseline", None):
+        result = compare(subjects, load_baseline(args.baseline))
+        lines += result.lines()
+        code = 0 if result.ok else 1
+        only = {(t, c) for t, c, _ in result.new}
+    if getattr(args, "format", "text") == "github":
+        lines += github_annotations(subjects, only)
+    return code, lines
