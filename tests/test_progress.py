@@ -70,3 +70,11 @@ def test_quiet_prints_nothing() -> None:
     p.subject_done(_Result("silu", [_Check("kinks", Status.PASS)]))
     p.close()
     assert out.getvalue() == ""
+
+
+def test_the_bench_estimate_grows_with_the_work() -> None:
+    from verify.bench import BenchConfig, estimate_s
+
+    quick, full = estimate_s(BenchConfig.quick(), 10), estimate_s(BenchConfig(), 10)
+    assert 0 < quick < full
+    assert estimate_s(BenchConfig(), 20) == pytest.approx(2 * full)

@@ -144,6 +144,35 @@ def bandwidth(numel: int, dtype: torch.dtype, device: str, min_run_time: float) 
     return {"alloc_gbps": moved / alloc / 1e9, "inplace_gbps": moved / into / 1e9}
 
 
+# For the up-front estimate of a bench run only: an eager activation's chain of ops runs
+# at about this effective bandwidth (1-3 GB/s over the registry on a 2-core CPU), each
+# timing also warms up and repeats the step, and a compiled variant first compiles.
+ESTIMATE_GBPS = {"cpu": 1.0, "cuda": 100.0}
+ESTIMATE_STEPS_PER_TIMING = 3
+ESTIMATE_OVERHEAD_S = 0.04  # a Timer's set-up and warm-up
+ESTIMATE_COMPILE_S = 3.0
+
+
+def estimate_s(cfg: BenchConfig, subjects: int) -> float:
+    """About how long ``run_bench`` will take for ``subjects`` activations."""
+    gbps = ESTIMATE_GBPS["cuda" if cfg.device.startswith("cuda") else "cpu"]
+    per_subject = 0.0
+    for dtype in cfg.dtypes:
+        size = torch.empty((), dtype=dtype).element_size()
+        for n in cfg.sizes:
+            if n > cfg.max_size.get(dtype, n):
+                continue
+            for mode in cfg.modes:
+                for variant in cfg.variants:
+                    if variant == "compiled":
+                        if n not in cfg.compile_sizes or dtype not in cfg.compile_dtypes or mode not in cfg.compile_modes:
+                            continue
+                        per_subject += ESTIMATE_COMPILE_S
+                    step = PASSES[mode] * n * size / (gbps * 1e9)
+                    per_subject += cfg.min_run_time + ESTIMATE_OVERHEAD_S + ESTIMATE_STEPS_PER_TIMING * step
+    return per_subject * subjects
+
+
 def bench_subject(subject: Subject, cfg: BenchConfig, limits: dict[tuple[str, int], dict[str, float]],
                   log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
