@@ -10,7 +10,7 @@ import pytest
 from verify.discover import discover, is_whole
 from verify.errors import TargetError
 
-ZOO = str(Path(__file__).parent / "zoo" / "mixed_zoo.py")
+ZOO = str(Path(__file__).parent / "fixtures" / "mixed_zoo.py")
 
 
 def test_a_file_yields_what_it_defines_in_order() -> None:
