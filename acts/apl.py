@@ -114,6 +114,7 @@ SPEC = register(
         module=APL,
         functional=apl,
         reference=reference,
+        oracle="the paper's plain sum of the hinges, not regrouped",
         params=APL.params,
         kinks=(
             Kink(0.0, doc="max(0, x)"),

@@ -80,6 +80,7 @@ SPEC = register(
         module=BipolarReLU,
         functional=bipolar_relu,
         reference=reference,
+        oracle="the built-in torch.relu on even channels, -relu(-x) on odd ones",
         inplace=bipolar_relu_,
         inplace_saves_training_memory=True,
         kinks=(Kink(0.0),),

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from acts import _oracle
 from acts._util import ActivationModule
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
@@ -26,6 +27,10 @@ GELU_MIN = -0.16997120747990366
 def gelu(x: Tensor) -> Tensor:
     # -inf * Phi(-inf) is -inf * 0 = NaN; the limit there is 0.
     return torch.where(x == -math.inf, 0.0, 0.5 * x * torch.special.erfc(-x * math.sqrt(0.5)))
+
+
+def reference(x: Tensor) -> Tensor:
+    return torch.where(x == -math.inf, 0.0, x * _oracle.phi(x))
 
 
 class GELU(ActivationModule):
@@ -40,7 +45,8 @@ SPEC = register(
         source="Hendrycks & Gimpel 2016, arXiv:1606.08415",
         module=GELU,
         functional=gelu,
-        reference=gelu,
+        reference=reference,
+        oracle="x Phi(x), Phi through torch.special.erfcx times exp(-x^2 / 2)",
         builtin=F.gelu,
         builtin_name="torch.nn.functional.gelu",
         properties=Properties(

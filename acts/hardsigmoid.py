@@ -7,6 +7,7 @@ hard sigmoid with slope 1/2).
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -17,6 +18,10 @@ from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 def hardsigmoid(x: Tensor) -> Tensor:
     return (x + 3).clamp(0, 6) / 6
+
+
+def reference(x: Tensor) -> Tensor:
+    return torch.where(x <= -3, 0.0, torch.where(x >= 3, 1.0, x / 6 + 0.5))
 
 
 class HardSigmoid(ActivationModule):
@@ -31,7 +36,8 @@ SPEC = register(
         source="Howard et al. 2019, ICCV, arXiv:1905.02244",
         module=HardSigmoid,
         functional=hardsigmoid,
-        reference=hardsigmoid,
+        reference=reference,
+        oracle="the pieces 0, x / 6 + 1/2, 1 (torch's hardsigmoid backward rounds 1/6 to float32)",
         kinks=(Kink(-3.0), Kink(3.0)),
         builtin=F.hardsigmoid,
         builtin_name="torch.nn.functional.hardsigmoid",

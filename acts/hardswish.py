@@ -27,6 +27,10 @@ def hardswish(x: Tensor) -> Tensor:
     return torch.where(x == -math.inf, 0.0, x * ((x + 3).clamp(0, 6) / 6))
 
 
+def reference(x: Tensor) -> Tensor:
+    return torch.where(x <= -3, 0.0, torch.where(x >= 3, x, x * (x + 3) / 6))
+
+
 class HardSwish(ActivationModule):
     fn = staticmethod(hardswish)
 
@@ -39,7 +43,8 @@ SPEC = register(
         source="Howard et al. 2019, ICCV, arXiv:1905.02244",
         module=HardSwish,
         functional=hardswish,
-        reference=hardswish,
+        reference=reference,
+        oracle="the pieces 0, x (x + 3) / 6, x",
         kinks=(Kink(-3.0), Kink(3.0)),
         builtin=F.hardswish,
         builtin_name="torch.nn.functional.hardswish",

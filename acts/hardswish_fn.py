@@ -34,16 +34,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, function_from_input
+from acts.hardswish import reference
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 # The minimum, at x = -3/2.
 HARDSWISH_MIN = -0.375
-
-
-def reference(x: Tensor) -> Tensor:
-    # x * relu6(x + 3) is -inf * 0 = NaN at -inf; the limit there is 0.
-    return torch.where(x == -math.inf, 0.0, x * F.relu6(x + 3) / 6)
 
 
 def _derivative(x: Tensor) -> Tensor:
@@ -76,6 +72,7 @@ SPEC = register(
         module=HardSwishFn,
         functional=hardswish_fn,
         reference=reference,
+        oracle="the pieces 0, x (x + 3) / 6, x, differentiated by autograd",
         builtin=F.hardswish,
         builtin_name="torch.nn.functional.hardswish",
         kinks=(

@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor
 
+from acts import _oracle
 from acts._util import ActivationModule
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
@@ -34,7 +35,8 @@ SPEC = register(
         source="Roy et al. 2019, arXiv:1901.05894",
         module=LiSHT,
         functional=lisht,
-        reference=lisht,
+        reference=lambda x: x * _oracle.tanh(x),
+        oracle="x tanh(x), tanh through expm1 (no 1 - tanh^2 in its derivative)",
         properties=Properties(
             limits=(math.inf, math.inf),
             value_at_zero=0.0,

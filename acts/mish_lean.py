@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, function_from_input
+from acts.mish import reference
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -38,10 +39,6 @@ MISH_MIN = -0.30884341301725041
 def _mish(x: Tensor) -> Tensor:
     # x * tanh(softplus(x)) is -inf * 0 = NaN at -inf; the limit there is 0.
     return torch.where(x == -math.inf, 0.0, x * torch.tanh(F.softplus(x)))
-
-
-def reference(x: Tensor) -> Tensor:
-    return _mish(x)
 
 
 def _derivative(x: Tensor) -> Tensor:
@@ -69,6 +66,7 @@ SPEC = register(
         module=MishLean,
         functional=mish_lean,
         reference=reference,
+        oracle="Mish's oracle x n / (n + 2), n = e^x (e^x + 2), differentiated by autograd",
         builtin=F.mish,
         builtin_name="torch.nn.functional.mish",
         saved_tensors=1,  # the input

@@ -43,7 +43,8 @@ def prelu(x: Tensor, weight: Tensor | float) -> Tensor:
 
 
 def reference(x: Tensor, weight: Tensor | float) -> Tensor:
-    return prelu(x, weight)
+    w = per_channel(torch.as_tensor(weight, dtype=x.dtype, device=x.device), x)
+    return torch.relu(x) - w * torch.relu(-x)
 
 
 class PReLU(ActivationModule):
@@ -68,6 +69,7 @@ SPEC = register(
         module=PReLU,
         functional=prelu,
         reference=reference,
+        oracle="max(0, x) + weight min(0, x) through torch.relu",
         builtin=F.prelu,
         builtin_name="torch.nn.functional.prelu",
         params=PReLU.params,

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from acts._util import ActivationModule, per_channel, reduce_to
+from acts.prelu import reference
 from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness
 
@@ -49,11 +50,6 @@ def _left(x: Tensor, w: Tensor | float) -> Tensor:
     # a x is 0 * -inf = NaN at x = -inf when a = 0; the limit there is 0.
     wx = w * x
     return torch.where((x == -math.inf) & (w == 0), 0.0, wx)
-
-
-def reference(x: Tensor, weight: Tensor | float) -> Tensor:
-    w = per_channel(_as_tensor(weight, x), x)
-    return torch.where(x > 0, x, _left(x, w))
 
 
 class PReLUFunction(torch.autograd.Function):
@@ -120,6 +116,7 @@ SPEC = register(
         module=PReLUFn,
         functional=prelu_fn,
         reference=reference,
+        oracle="max(0, x) + a min(0, x) through torch.relu, differentiated by autograd",
         params=PReLUFn.params,
         builtin=builtin,
         builtin_name="torch.nn.functional.prelu",

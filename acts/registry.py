@@ -24,7 +24,7 @@ _loaded = False
 load_errors: list[tuple[str, str]] = []
 
 # Modules in this package that hold no activation.
-_NOT_ACTIVATIONS = {"spec", "registry", "_util", "__main__"}
+_NOT_ACTIVATIONS = {"spec", "registry", "_util", "_oracle", "__main__"}
 
 
 def register(spec: Activation, *, replace: bool = False) -> Activation:

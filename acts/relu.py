@@ -30,10 +30,6 @@ from acts.registry import register
 from acts.spec import Activation, Kind, Kink, Properties, Smoothness
 
 
-def reference(x: Tensor) -> Tensor:
-    return torch.relu(x)
-
-
 def _slope(y: Tensor) -> Tensor:
     """The derivative, recovered from the output: 1 where y > 0 (and at NaN, like
     ``torch.relu``), 0 where y = 0, the kink included."""
@@ -111,7 +107,8 @@ SPEC = register(
         source="Nair & Hinton 2010, ICML; Glorot, Bordes & Bengio 2011, AISTATS",
         module=ReLU,
         functional=relu,
-        reference=reference,
+        reference=torch.relu,
+        oracle="the built-in torch.relu",
         inplace=relu_,
         inplace_saves_training_memory=True,
         builtin=torch.relu,

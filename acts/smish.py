@@ -26,6 +26,13 @@ def smish(x: Tensor) -> Tensor:
     return torch.where(x == -math.inf, 0.0, x * torch.tanh(torch.log1p(torch.sigmoid(x))))
 
 
+def reference(x: Tensor) -> Tensor:
+    # tanh(log(1 + sigmoid x)) = r (2 + 3r) / (2 + 6r + 5r^2), r = e^x; in e = e^-x above 0.
+    r, e = torch.exp(x.clamp(max=0)), torch.exp(-x.clamp(min=0))
+    t = torch.where(x <= 0, r * (2 + 3 * r) / (2 + r * (6 + 5 * r)), (2 * e + 3) / (5 + e * (6 + 2 * e)))
+    return torch.where(x == -math.inf, 0.0, x * t)
+
+
 class Smish(ActivationModule):
     fn = staticmethod(smish)
 
@@ -38,7 +45,8 @@ SPEC = register(
         source="Wang et al. 2022, Electronics 11(4):540",
         module=Smish,
         functional=smish,
-        reference=smish,
+        reference=reference,
+        oracle="x r (2 + 3r) / (2 + 6r + 5r^2), r = e^x: a rational function of e^x, no log, no tanh",
         properties=Properties(
             limits=(0.0, math.inf),
             value_at_zero=0.0,

@@ -97,6 +97,7 @@ SPEC = register(
         module=Snake,
         functional=snake,
         reference=reference,
+        oracle="the textbook x + sin^2(alpha x) / alpha (x at alpha = 0, exact to second order), no sinc",
         params=Snake.params,
         properties=Properties(
             limits=(-math.inf, math.inf),

@@ -48,7 +48,16 @@ def soft_exponential(x: Tensor, alpha: Tensor | float) -> Tensor:
 
 
 def reference(x: Tensor, alpha: Tensor | float) -> Tensor:
-    return soft_exponential(x, alpha)
+    # exp(z) - 1 = 2 sinh(z / 2) exp(z / 2) and log(1 + w) = 2 atanh(w / (2 + w)), no
+    # expm1 or log1p; at alpha = 0 the limit, value x and d/dalpha 1 + x^2 / 2.
+    a = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+    pos, neg = a > 0, a < 0
+    a_pos, a_neg = torch.where(pos, a, 1.0), torch.where(neg, a, -1.0)
+    h = a_pos * torch.where(pos, x, 0.0) / 2
+    w = torch.where(neg, -a_neg * (x + a_neg), 0.0)
+    zero = torch.where(x.isinf(), x, x + a * (1 + x * x / 2))
+    exp_branch = 2 * torch.sinh(h) * torch.exp(h) / a_pos + a_pos
+    return torch.where(pos, exp_branch, torch.where(neg, -2 * torch.atanh(w / (2 + w)) / a_neg, zero))
 
 
 def _domain(p: ParamValues) -> tuple[float, float]:
@@ -71,6 +80,7 @@ SPEC = register(
         module=SoftExponential,
         functional=soft_exponential,
         reference=reference,
+        oracle="2 sinh(a x / 2) exp(a x / 2) / a + a and -2 atanh(w / (2 + w)) / a, w = -a (x + a): no expm1, no log1p",
         params=SoftExponential.params,
         domain=_domain,
         properties=Properties(

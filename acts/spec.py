@@ -15,8 +15,10 @@ Conventions every spec follows:
   in-place variant.
 * ``builtin(x, **params)`` is the equivalent torch built-in, called with the same
   parameter names (wrap it when torch names them otherwise).
-* ``reference`` is plain differentiable torch, written for clarity rather than speed:
-  it is the ground truth the forward, the hand-written backward and the parameter
+* ``reference`` is the oracle: the same function computed another way than
+  ``functional`` (a built-in, or a closed form free of the implementation's
+  cancellation), differentiable with respect to x and every parameter; ``oracle`` says
+  which way. It is the ground truth the forward, the backward and the parameter
   gradients are compared with.
 """
 
@@ -154,6 +156,8 @@ class Activation:
     functional: Callable[..., torch.Tensor]
     reference: Callable[..., torch.Tensor]
     properties: Properties
+    # How ``reference`` is computed, in a phrase: the other way that makes it an oracle.
+    oracle: str = ""
     params: tuple[Param, ...] = ()
     kinks: tuple[Kink, ...] = ()
     inplace: Callable[..., torch.Tensor] | None = None

@@ -25,6 +25,11 @@ def squareplus(x: Tensor, b: float = 4.0) -> Tensor:
     return torch.where(x >= 0, 0.5 * x + 0.5 * h, 0.5 * b / (h + x.abs()))
 
 
+def reference(x: Tensor, b: float = 4.0) -> Tensor:
+    # At x = sqrt(b) sinh t: x + sqrt(x^2 + b) = sqrt(b) (sinh t + cosh t) = sqrt(b) e^t.
+    return math.sqrt(b) / 2 * torch.exp(torch.asinh(x / math.sqrt(b)))
+
+
 class Squareplus(ActivationModule):
     params = (Param("b", 4.0, trainable=False, doc="curvature at 0; b = 0 gives ReLU"),)
     fn = staticmethod(squareplus)
@@ -38,7 +43,8 @@ SPEC = register(
         source="Barron 2021, arXiv:2112.11687",
         module=Squareplus,
         functional=squareplus,
-        reference=squareplus,
+        reference=reference,
+        oracle="sqrt(b) exp(asinh(x / sqrt(b))) / 2: no sum to cancel, no hypot",
         params=Squareplus.params,
         properties=Properties(
             limits=(0.0, math.inf),

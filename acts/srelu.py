@@ -70,7 +70,8 @@ def reference(
     t_r: Tensor | float,
     a_r: Tensor | float,
 ) -> Tensor:
-    return srelu(x, t_l, a_l, t_r, a_r)
+    t_l, a_l, t_r, a_r = (per_channel(torch.as_tensor(p, dtype=x.dtype, device=x.device), x) for p in (t_l, a_l, t_r, a_r))
+    return x + (a_r - 1) * torch.relu(x - t_r) + (1 - a_l) * torch.relu(t_l - x)
 
 
 class SReLU(ActivationModule):
@@ -92,6 +93,7 @@ SPEC = register(
         module=SReLU,
         functional=srelu,
         reference=reference,
+        oracle="the hinge sum x + (a_r - 1) max(0, x - t_r) + (1 - a_l) max(0, t_l - x)",
         params=SReLU.params,
         kinks=(
             Kink(lambda p: p["t_l"], doc="slope changes from a_l to 1"),
