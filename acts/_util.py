@@ -44,6 +44,19 @@ def expm1(x: Tensor) -> Tensor:
     return cast(Tensor, Expm1Function.apply(x))
 
 
+def sigmoid(u: Tensor) -> Tensor:
+    """``torch.sigmoid``, as 1 - sigmoid(-u) above 0: autograd's derivative s (1 - s) then
+    never takes 1 - s where s has rounded to 1 (it would be 0, not e^-u)."""
+    return torch.where(u > 0, 1 - torch.sigmoid(-u), torch.sigmoid(u))
+
+
+def tanh(u: Tensor) -> Tensor:
+    """``torch.tanh``, as sign(u) (1 - 2 sigmoid(-2|u|)) beyond |u| = 1: autograd's
+    derivative is then not 1 - tanh^2, which is 0 once tanh has rounded to +-1."""
+    big = u.abs() >= 1
+    return torch.where(big, torch.sign(u) * (1 - 2 * torch.sigmoid(-2 * u.abs())), torch.tanh(u))
+
+
 def per_channel(p: Tensor | float, x: Tensor) -> Tensor | float:
     """View a parameter so it broadcasts over dimension 1 of ``x`` (``nn.PReLU``'s
     layout). A float or a one-element tensor broadcasts as it is."""

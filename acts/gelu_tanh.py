@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, sigmoid
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -34,7 +34,12 @@ def gelu_tanh(x: Tensor) -> Tensor:
     xc = x.clamp(-_SATURATED, _SATURATED)
     inner = (2.0 * math.sqrt(2.0 / math.pi)) * (xc + 0.044715 * (xc * xc * xc))
     # -inf * sigmoid(-inf) is -inf * 0 = NaN; the limit there is 0.
-    return torch.where(x == -math.inf, 0.0, x * torch.sigmoid(inner))
+    return torch.where(x == -math.inf, 0.0, x * sigmoid(inner))
+
+
+def reference(x: Tensor) -> Tensor:
+    u = (2.0 * math.sqrt(2.0 / math.pi)) * x * (1 + 0.044715 * x * x)
+    return torch.where(x == -math.inf, 0.0, x * torch.exp(F.logsigmoid(u)))
 
 
 class GELUTanh(ActivationModule):
@@ -49,7 +54,8 @@ SPEC = register(
         source="Hendrycks & Gimpel 2016, arXiv:1606.08415",
         module=GELUTanh,
         functional=gelu_tanh,
-        reference=gelu_tanh,
+        reference=reference,
+        oracle="x exp(logsigmoid(2 sqrt(2/pi) x (1 + 0.044715 x^2))): log-sigmoid and exp, no sigmoid",
         builtin=functools.partial(F.gelu, approximate="tanh"),
         builtin_name="torch.nn.functional.gelu(approximate='tanh')",
         properties=Properties(

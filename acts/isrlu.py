@@ -15,6 +15,7 @@ import math
 import torch
 from torch import Tensor
 
+from acts import isru as _isru
 from acts._util import ActivationModule
 from acts.isru import isru
 from acts.registry import register
@@ -23,6 +24,10 @@ from acts.spec import Activation, Kind, Param, Properties, Smoothness
 
 def isrlu(x: Tensor, a: float = 1.0) -> Tensor:
     return torch.where(x >= 0, x, isru(x, a))
+
+
+def reference(x: Tensor, a: float = 1.0) -> Tensor:
+    return torch.where(x >= 0, x, _isru.reference(x, a))
 
 
 class ISRLU(ActivationModule):
@@ -38,7 +43,8 @@ SPEC = register(
         source="Carlile et al. 2017, arXiv:1710.09967",
         module=ISRLU,
         functional=isrlu,
-        reference=isrlu,
+        reference=reference,
+        oracle="x, and ISRU's oracle tanh(asinh(sqrt(a) x)) / sqrt(a) below 0",
         params=ISRLU.params,
         properties=Properties(
             limits=(-1.0, math.inf),

@@ -14,15 +14,23 @@ import math
 import torch
 from torch import Tensor
 
+from acts import _oracle
 from acts._util import ActivationModule
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, Properties
 
 
 def isru(x: Tensor, a: float = 1.0) -> Tensor:
-    y = x / torch.hypot(torch.ones_like(x), math.sqrt(a) * x)
-    # inf / inf is NaN; the limits are -+1 / sqrt(a).
-    return torch.where(x.isinf(), x.sign() / math.sqrt(a), y)
+    # Beyond a x^2 = 1 as sign(x) / sqrt(a + 1 / x^2): autograd's derivative of
+    # x / sqrt(1 + a x^2) is there a difference of near-equal terms, and x^2 would
+    # overflow. It also gives the limits +-1 / sqrt(a) at +-inf.
+    big = x.abs() * math.sqrt(a) >= 1
+    r, xs = 1 / torch.where(big, x, 1.0), torch.where(big, 0.0, x)
+    return torch.where(big, torch.sign(x) * torch.rsqrt(a + r * r), xs * torch.rsqrt(1 + a * xs * xs))
+
+
+def reference(x: Tensor, a: float = 1.0) -> Tensor:
+    return _oracle.tanh(torch.asinh(math.sqrt(a) * x)) / math.sqrt(a)
 
 
 class ISRU(ActivationModule):
@@ -38,7 +46,8 @@ SPEC = register(
         source="Carlile et al. 2017, arXiv:1710.09967",
         module=ISRU,
         functional=isru,
-        reference=isru,
+        reference=reference,
+        oracle="tanh(asinh(sqrt(a) x)) / sqrt(a), tanh through expm1",
         params=ISRU.params,
         properties=Properties(
             limits=(-1.0, 1.0),

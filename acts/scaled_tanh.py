@@ -21,7 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts import _oracle
+from acts._util import ActivationModule, tanh
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, Properties
 
@@ -34,7 +35,7 @@ def scaled_tanh(x: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
     b = torch.as_tensor(b, dtype=x.dtype, device=x.device)
     infinite = torch.isinf(x)
     xs = torch.where(infinite, 0.0, x)
-    y = a * torch.tanh(b * xs)
+    y = a * tanh(b * xs)
     # The limit at x = +-inf is +-a sign(b); sign(x) is taken by comparison so that no
     # NaN of a NaN input reaches the gradient of a.
     sign_b = torch.sign(b).detach()
@@ -43,7 +44,7 @@ def scaled_tanh(x: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
 
 
 def reference(x: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
-    return scaled_tanh(x, a, b)
+    return torch.as_tensor(a, dtype=x.dtype) * _oracle.tanh(torch.as_tensor(b, dtype=x.dtype) * x)
 
 
 class ScaledTanh(ActivationModule):
@@ -68,6 +69,7 @@ SPEC = register(
         module=ScaledTanh,
         functional=scaled_tanh,
         reference=reference,
+        oracle="a tanh(b x), tanh through expm1 (no 1 - tanh^2 in its derivatives)",
         params=ScaledTanh.params,
         properties=Properties(
             limits=(-LECUN_A, LECUN_A),

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, sigmoid
 from acts.registry import register
 from acts.spec import Activation, Kind, Properties
 
@@ -24,7 +24,11 @@ SILU_MIN = -0.27846454276107374
 
 def silu(x: Tensor) -> Tensor:
     # x * sigmoid(x) is -inf * 0 = NaN at -inf; the limit there is 0.
-    return torch.where(x == -math.inf, 0.0, x * torch.sigmoid(x))
+    return torch.where(x == -math.inf, 0.0, x * sigmoid(x))
+
+
+def reference(x: Tensor) -> Tensor:
+    return x * torch.exp(F.logsigmoid(x))
 
 
 class SiLU(ActivationModule):
@@ -40,7 +44,8 @@ SPEC = register(
         source="Elfwing et al. 2018, Neural Networks 107; Ramachandran et al. 2017, arXiv:1710.05941",
         module=SiLU,
         functional=silu,
-        reference=silu,
+        reference=reference,
+        oracle="x exp(logsigmoid(x)) (F.silu's backward loses x e^-x to 1 - sigmoid(x))",
         builtin=F.silu,
         builtin_name="torch.nn.functional.silu",
         properties=Properties(

@@ -20,8 +20,18 @@ from acts.spec import Activation, Kind, Properties, Smoothness
 
 
 def softsign(x: Tensor) -> Tensor:
-    # inf / inf is NaN (torch's softsign gives NaN there); the limits are -1 and 1.
-    return torch.where(x.isinf(), x.sign(), x / (1 + x.abs()))
+    # Beyond |x| = 1 as sign(x) (1 - 1 / (1 + |x|)): autograd's derivative of x / (1 + |x|)
+    # is there a difference of near-equal terms. It also gives the limits +-1 at +-inf.
+    big = x.abs() >= 1
+    xs = torch.where(big, 0.0, x)
+    return torch.where(big, torch.sign(x) * (1 - 1 / (1 + x.abs())), xs / (1 + xs.abs()))
+
+
+def reference(x: Tensor) -> Tensor:
+    # |x| / (1 + |x|) = exp(-log1p(1 / |x|)): a derivative free of cancellation for |x| >= 1.
+    big = x.abs() >= 1
+    far = torch.sign(x) * torch.exp(-torch.log1p(1 / torch.where(big, x.abs(), 1.0)))
+    return torch.where(big, far, x / (1 + x.abs()))
 
 
 class Softsign(ActivationModule):
@@ -36,7 +46,8 @@ SPEC = register(
         source="Turian et al. 2009, NAACL-HLT; Bergstra et al. 2009, U. Montréal TR 1337",
         module=Softsign,
         functional=softsign,
-        reference=softsign,
+        reference=reference,
+        oracle="x / (1 + |x|) below |x| = 1, sign(x) exp(-log1p(1 / |x|)) beyond",
         builtin=F.softsign,
         builtin_name="torch.nn.functional.softsign",
         properties=Properties(

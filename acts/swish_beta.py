@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, sigmoid
 from acts.registry import register
 from acts.silu import SILU_MIN
 from acts.spec import Activation, Kind, Param, Properties
@@ -33,14 +34,16 @@ def swish_beta(x: Tensor, beta: Tensor | float) -> Tensor:
     beta = torch.as_tensor(beta, dtype=x.dtype, device=x.device)
     infinite = torch.isinf(x)
     xs = torch.where(infinite, 0.0, x)
-    y = xs * torch.sigmoid(beta * xs)
+    # acts._util.sigmoid: d/dbeta = x^2 s (1 - s) through torch.sigmoid would be 0 in
+    # bfloat16 from beta x = 5.5 on.
+    y = xs * sigmoid(beta * xs)
     # The limit at x = +-inf: 0 where beta x -> -inf, x itself otherwise.
     limit = torch.where(beta * torch.sign(x) < 0, 0.0, x)
     return torch.where(infinite, limit, y)
 
 
 def reference(x: Tensor, beta: Tensor | float) -> Tensor:
-    return swish_beta(x, beta)
+    return x * torch.exp(F.logsigmoid(torch.as_tensor(beta, dtype=x.dtype, device=x.device) * x))
 
 
 class SwishBeta(ActivationModule):
@@ -64,6 +67,7 @@ SPEC = register(
         module=SwishBeta,
         functional=swish_beta,
         reference=reference,
+        oracle="x exp(logsigmoid(beta x)): log-sigmoid and exp, no sigmoid",
         params=SwishBeta.params,
         properties=Properties(
             limits=(0.0, math.inf),

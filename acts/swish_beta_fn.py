@@ -31,6 +31,7 @@ from acts._util import ActivationModule, reduce_to
 from acts.registry import register
 from acts.silu import SILU_MIN
 from acts.spec import Activation, Kind, Param, Properties
+from acts.swish_beta import reference
 
 
 def _as_tensor(p: Tensor | float, x: Tensor) -> Tensor:
@@ -50,14 +51,11 @@ def _swish(x: Tensor, beta: Tensor) -> Tensor:
     return torch.where(inf & (s == 0), 0.0, x * s)
 
 
-def reference(x: Tensor, beta: Tensor | float) -> Tensor:
-    return _swish(x, _as_tensor(beta, x).reshape(()))
-
-
 def _sigmoids(x: Tensor, beta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    # 1 - s as sigmoid(-beta x): the difference cancels where s rounds to 1.
     bx = beta * x
-    s = torch.sigmoid(bx)
-    return bx, s, s * (1 - s)
+    s, c = torch.sigmoid(bx), torch.sigmoid(-bx)
+    return bx, s, c
 
 
 class SwishBetaFunction(torch.autograd.Function):
@@ -77,21 +75,21 @@ class SwishBetaFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, beta = ctx.saved_tensors
-        bx, s, ds = _sigmoids(x, beta.reshape(()))
+        bx, s, c = _sigmoids(x, beta.reshape(()))
         grad_x = grad_beta = None
         if ctx.needs_input_grad[0]:
-            grad_x = grad_out * (s * (1 + bx * (1 - s)))
+            grad_x = grad_out * (s * (1 + bx * c))
         if ctx.needs_input_grad[1]:
-            grad_beta = reduce_to(grad_out * (x * (x * ds)), beta)
+            grad_beta = reduce_to(grad_out * (x * (x * (s * c))), beta)
         return grad_x, grad_beta
 
     @staticmethod
     def jvp(ctx: Any, x_t: Tensor, beta_t: Tensor | None) -> Tensor:
         x, beta = ctx.saved_tensors
-        bx, s, ds = _sigmoids(x, beta.reshape(()))
-        out_t = x_t * (s * (1 + bx * (1 - s)))
+        bx, s, c = _sigmoids(x, beta.reshape(()))
+        out_t = x_t * (s * (1 + bx * c))
         if beta_t is not None:
-            out_t = out_t + beta_t.reshape(()) * (x * (x * ds))
+            out_t = out_t + beta_t.reshape(()) * (x * (x * (s * c)))
         return out_t
 
 
@@ -120,6 +118,7 @@ SPEC = register(
         module=SwishBetaFn,
         functional=swish_beta_fn,
         reference=reference,
+        oracle="x exp(logsigmoid(beta x)), differentiated by autograd",
         params=SwishBetaFn.params,
         saved_tensors=1,  # the input; the saved beta is a scalar
         properties=Properties(

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from acts._util import ActivationModule, reduce_to
 from acts.registry import register
+from acts.scaled_tanh import reference
 from acts.spec import Activation, Kind, Param, Properties
 
 A_LECUN = 1.7159
@@ -48,8 +49,9 @@ def _scaled_tanh(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return a * torch.tanh(bx)
 
 
-def reference(x: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
-    return _scaled_tanh(x, _as_tensor(a, x).reshape(()), _as_tensor(b, x).reshape(()))
+def _sech2(u: Tensor) -> Tensor:
+    # 4 sigmoid(2u) sigmoid(-2u), not 1 - tanh^2, which is 0 once tanh rounds to +-1.
+    return 4 * torch.sigmoid(2 * u) * torch.sigmoid(-2 * u)
 
 
 class ScaledTanhFunction(torch.autograd.Function):
@@ -70,8 +72,7 @@ class ScaledTanhFunction(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         x, a, b = ctx.saved_tensors
         a0, b0 = a.reshape(()), b.reshape(())
-        t = torch.tanh(b0 * x)
-        sech2 = 1 - t * t
+        t, sech2 = torch.tanh(b0 * x), _sech2(b0 * x)
         grad_x = grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = grad_out * ((a0 * b0) * sech2)
@@ -85,8 +86,7 @@ class ScaledTanhFunction(torch.autograd.Function):
     def jvp(ctx: Any, x_t: Tensor, a_t: Tensor | None, b_t: Tensor | None) -> Tensor:
         x, a, b = ctx.saved_tensors
         a0, b0 = a.reshape(()), b.reshape(())
-        t = torch.tanh(b0 * x)
-        sech2 = 1 - t * t
+        t, sech2 = torch.tanh(b0 * x), _sech2(b0 * x)
         out_t = x_t * ((a0 * b0) * sech2)
         if a_t is not None:
             out_t = out_t + a_t.reshape(()) * t
@@ -116,6 +116,7 @@ SPEC = register(
         module=ScaledTanhFn,
         functional=scaled_tanh_fn,
         reference=reference,
+        oracle="a tanh(b x), tanh through expm1, differentiated by autograd",
         params=ScaledTanhFn.params,
         saved_tensors=1,  # the input; the saved a and b are scalars
         properties=Properties(
