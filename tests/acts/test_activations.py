@@ -6,8 +6,6 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import acts
 from acts.spec import Kind
@@ -41,28 +39,12 @@ def test_the_registry_covers_the_three_kinds() -> None:
     assert sum(s.inplace is not None for s in SPECS) >= 6
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=IDS)
-def test_forward_equals_reference_and_builtin(spec: acts.Activation) -> None:
+# The implementation against its independent oracle: test_oracle.py.
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.builtin is not None], ids=lambda s: s.name)
+def test_forward_equals_the_builtin(spec: acts.Activation) -> None:
     x = _x(spec, torch.linspace(-20, 20, 4004, dtype=torch.float64))
     m = _module(spec)
-    y = m(x)
-    torch.testing.assert_close(y, _ref(spec, m, x, spec.reference), rtol=1e-12, atol=1e-12)
-    if spec.builtin is not None:
-        torch.testing.assert_close(y, _ref(spec, m, x, spec.builtin), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=IDS)
-def test_forward_equals_reference_on_drawn_inputs(spec: acts.Activation) -> None:
-    m = _module(spec)
-
-    @settings(max_examples=25, deadline=None, database=None, derandomize=True)
-    @given(st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=4, max_size=4 * 8).map(
-        lambda v: v[: len(v) // 4 * 4]))
-    def prop(vals: list[float]) -> None:
-        x = _x(spec, torch.tensor(vals, dtype=torch.float64))
-        torch.testing.assert_close(m(x), _ref(spec, m, x, spec.reference), rtol=1e-10, atol=1e-10)
-
-    prop()
+    torch.testing.assert_close(m(x), _ref(spec, m, x, spec.builtin), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)

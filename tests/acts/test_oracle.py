@@ -1,0 +1,102 @@
+"""Every activation and its gradients against its independent oracle, in every dtype,
+over a dense grid with every finite float16 and bfloat16 value (see oracle_compare)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+from _oracle_compare import DTYPES, compare, every_finite, grid, table
+from torch import Tensor
+
+import acts
+from acts.spec import Activation, Kind, Properties
+
+SPECS = list(acts.all_activations())
+
+
+def test_every_spec_names_an_oracle_other_than_its_implementation() -> None:
+    for s in SPECS:
+        assert s.oracle.strip(), f"{s.name}: say how its reference is computed (Activation.oracle)"
+        assert s.reference is not s.functional, f"{s.name}: the reference is the implementation itself"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: str(d).removeprefix("torch."))
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_value_and_gradients_match_the_oracle(spec: Activation, dtype: torch.dtype) -> None:
+    rows = compare(spec, dtype)
+    assert all(r.ok for r in rows), "\n" + table([r for r in rows if not r.ok])
+
+
+def test_grid_holds_every_half_precision_value_in_the_stable_range() -> None:
+    x = grid(acts.get("silu"))
+    for dt in (torch.float16, torch.bfloat16):
+        v = every_finite(dt)
+        v = v[v.abs() <= acts.get("silu").properties.stable_range]
+        assert torch.isin(v, x).all()
+    assert x.abs().max() == acts.get("silu").properties.stable_range and (x.abs() < 1e-7).any()
+
+
+# -- planted: an implementation off in one dtype only fails there, and only there ------
+
+def _silu(x: Tensor) -> Tensor:
+    return x * torch.sigmoid(x)
+
+
+def _planted(name: str, functional: Any) -> Activation:
+    return Activation(name=name, kind=Kind.FORMULA, formula="x sigmoid(x)", source="planted",
+                      module=torch.nn.SiLU, functional=functional, reference=acts.get("silu").reference,
+                      oracle="SiLU's", properties=Properties(limits=(0.0, math.inf)))
+
+
+def _off_in_bfloat16(x: Tensor) -> Tensor:
+    # A constant carried in the wrong precision: 2^-5 relative, 4 bfloat16 ulps.
+    y = _silu(x)
+    return y * (1 + 2**-5) if x.dtype == torch.bfloat16 else y
+
+
+class _GradOffInHalf(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return _silu(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)
+        d = s * (1 + x * (1 - s))
+        # float16 drops the x (1 - s) term: the backward of sigmoid(x) alone.
+        return g * (s * (1 - s) if x.dtype == torch.float16 else d)
+
+
+def _verdicts(spec: Activation) -> dict[tuple[torch.dtype, str], bool]:
+    x = torch.linspace(-6, 6, 2001, dtype=torch.float64)
+    return {(r.dtype, r.quantity): r.ok for dt in DTYPES for r in compare(spec, dt, x)}
+
+
+def test_a_value_off_in_bfloat16_only_fails_there_only() -> None:
+    verdicts = _verdicts(_planted("silu_off_in_bf16", _off_in_bfloat16))
+    assert not verdicts[(torch.bfloat16, "value")] and not verdicts[(torch.bfloat16, "d/dx")]
+    assert all(ok for (dtype, _), ok in verdicts.items() if dtype != torch.bfloat16), verdicts
+
+
+def test_a_gradient_off_in_float16_only_fails_there_only() -> None:
+    verdicts = _verdicts(_planted("silu_grad_off_in_f16", _GradOffInHalf.apply))
+    assert not verdicts[(torch.float16, "d/dx")]
+    assert all(ok for key, ok in verdicts.items() if key != (torch.float16, "d/dx")), verdicts
+
+
+def test_a_nan_and_a_finite_result_beyond_the_range_fail() -> None:
+    nan_above_5 = _planted("silu_nan", lambda x: torch.where(x > 5, math.nan, _silu(x)))
+    assert not compare(nan_above_5, torch.float32, torch.linspace(-6, 6, 101, dtype=torch.float64))[0].ok
+    # 1.5 x at x = 65504 is beyond float16's largest value: the right answer is inf.
+    x = torch.tensor([1.0, 60000.0, 65504.0], dtype=torch.float64)
+    for clamp, ok in ((False, True), (True, False)):
+        fn = (lambda x: (1.5 * x).clamp(max=65504.0)) if clamp else (lambda x: 1.5 * x)
+        spec = Activation(name="times_1_5", kind=Kind.FORMULA, formula="1.5 x", source="planted",
+                          module=torch.nn.Identity, functional=fn, reference=lambda x: 1.5 * x, oracle="1.5 x",
+                          properties=Properties(limits=(-math.inf, math.inf)))
+        assert compare(spec, torch.float16, x)[0].ok is ok
