@@ -4,16 +4,6 @@ from acts.registry import ENTRY_POINT_GROUP, all_activations, get, names, regist
 from acts.spec import Activation, Kind, Kink, Param, Properties, Smoothness, ThroughputBudget
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
-    "Activation",
-    "Kind",
-    "Kink",
-    "Param",
-    "Properties",
-    "Smoothness",
-    "ThroughputBudget",
-    "all_activations",
-    "get",
-    "names",
-    "register",
+    "ENTRY_POINT_GROUP", "Activation", "Kind", "Kink", "Param", "Properties", "Smoothness", "ThroughputBudget",
+    "all_activations", "get", "names", "register",
 ]

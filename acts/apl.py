@@ -105,29 +105,14 @@ class APL(ActivationModule):
     fn = staticmethod(apl)
 
 
-SPEC = register(
-    Activation(
-        name="apl",
-        kind=Kind.PARAMETRIC,
-        formula="max(0, x) + a1 max(0, b1 - x) + a2 max(0, b2 - x)",
-        source="Agostinelli et al. 2015, ICLR workshop, arXiv:1412.6830",
-        module=APL,
-        functional=apl,
-        reference=reference,
-        oracle="the paper's plain sum of the hinges, not regrouped",
-        params=APL.params,
-        kinks=(
+SPEC = register(Activation(
+    name="apl", kind=Kind.PARAMETRIC, formula="max(0, x) + a1 max(0, b1 - x) + a2 max(0, b2 - x)",
+    source="Agostinelli et al. 2015, ICLR workshop, arXiv:1412.6830", module=APL, functional=apl,
+    reference=reference, oracle="the paper's plain sum of the hinges, not regrouped", params=APL.params,
+    kinks=(
             Kink(0.0, doc="max(0, x)"),
             Kink(lambda p: p["b1"], doc="the first hinge (no kink where a1 = 0)"),
             Kink(lambda p: p["b2"], doc="the second hinge (no kink where a2 = 0)"),
-        ),
-        properties=Properties(
-            limits=(math.inf, math.inf),
-            value_at_zero=0.125,
-            bounds=(0.125, None),
-            monotonic=False,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+    ),
+    properties=Properties(limits=(math.inf, math.inf), value_at_zero=0.125, bounds=(0.125, None), smoothness=Smoothness.C0),
+))

@@ -35,21 +35,11 @@ class BentIdentity(ActivationModule):
     fn = staticmethod(bent_identity)
 
 
-SPEC = register(
-    Activation(
-        name="bent_identity",
-        kind=Kind.FORMULA,
-        formula="(sqrt(x^2 + 1) - 1) / 2 + x",
-        source="folklore; Wikipedia, 'Activation function' (no original paper)",
-        module=BentIdentity,
-        functional=bent_identity,
-        reference=reference,
-        oracle="sinh(asinh(x) / 2)^2 + x, no sqrt(x^2 + 1) - 1 to cancel",
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            monotonic=True,  # f' = 1 + x / (2 sqrt(x^2 + 1)) >= 1/2
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="bent_identity", kind=Kind.FORMULA, formula="(sqrt(x^2 + 1) - 1) / 2 + x",
+    source="folklore; Wikipedia, 'Activation function' (no original paper)",
+    module=BentIdentity, functional=bent_identity, reference=reference,
+    oracle="sinh(asinh(x) / 2)^2 + x, no sqrt(x^2 + 1) - 1 to cancel",
+    # f' = 1 + x / (2 sqrt(x^2 + 1)) >= 1/2
+    properties=Properties(limits=(-math.inf, math.inf), monotonic=True),
+))

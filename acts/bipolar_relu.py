@@ -71,26 +71,12 @@ class BipolarReLU(ActivationModule):
     fn_inplace = staticmethod(bipolar_relu_)
 
 
-SPEC = register(
-    Activation(
-        name="bipolar_relu",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="max(x, 0) on even channels, min(x, 0) on odd channels",
-        source="Eidnes & Nøkland 2018, arXiv:1709.04054",
-        module=BipolarReLU,
-        functional=bipolar_relu,
-        reference=reference,
-        oracle="the built-in torch.relu on even channels, -relu(-x) on odd ones",
-        inplace=bipolar_relu_,
-        inplace_saves_training_memory=True,
-        kinks=(Kink(0.0),),
-        saved_tensors=1,
-        channelwise=True,
-        properties=Properties(
-            limits=(0.0, math.inf),  # channel 0 (even); the odd channels give (-inf, 0)
-            value_at_zero=0.0,
-            monotonic=True,
-            smoothness=Smoothness.C0,
-        ),
-    )
-)
+# The limits and bounds are channel 0's (even); the odd channels give (-inf, 0).
+SPEC = register(Activation(
+    name="bipolar_relu", kind=Kind.CUSTOM_BACKWARD,
+    formula="max(x, 0) on even channels, min(x, 0) on odd channels",
+    source="Eidnes & Nøkland 2018, arXiv:1709.04054", module=BipolarReLU, functional=bipolar_relu,
+    reference=reference, oracle="the built-in torch.relu on even channels, -relu(-x) on odd ones",
+    inplace=bipolar_relu_, inplace_saves_training_memory=True, kinks=(Kink(0.0),), saved_tensors=1,
+    channelwise=True, properties=Properties(limits=(0.0, math.inf), monotonic=True, smoothness=Smoothness.C0),
+))

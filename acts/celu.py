@@ -50,28 +50,10 @@ class CELU(ActivationModule):
     fn_inplace = staticmethod(celu_)
 
 
-SPEC = register(
-    Activation(
-        name="celu",
-        kind=Kind.FORMULA,
-        formula="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
-        source="Barron 2017, arXiv:1704.07483",
-        module=CELU,
-        functional=celu,
-        reference=F.celu,
-        oracle="the built-in torch.nn.functional.celu",
-        params=CELU.params,
-        inplace=celu_,
-        inplace_saves_training_memory=True,
-        builtin=F.celu,
-        builtin_name="torch.nn.functional.celu",
-        properties=Properties(
-            limits=(-1.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(-1.0, None),
-            monotonic=True,
-            smoothness=Smoothness.C1,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="celu", kind=Kind.FORMULA, formula="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
+    source="Barron 2017, arXiv:1704.07483", module=CELU, functional=celu, reference=F.celu,
+    oracle="the built-in torch.nn.functional.celu", params=CELU.params, inplace=celu_,
+    inplace_saves_training_memory=True, builtin=F.celu, builtin_name="torch.nn.functional.celu",
+    properties=Properties(limits=(-1.0, math.inf), bounds=(-1.0, None), monotonic=True, smoothness=Smoothness.C1),
+))

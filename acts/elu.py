@@ -47,28 +47,10 @@ class ELU(ActivationModule):
     fn_inplace = staticmethod(elu_)
 
 
-SPEC = register(
-    Activation(
-        name="elu",
-        kind=Kind.FORMULA,
-        formula="x (x > 0); alpha * (exp(x) - 1) (x <= 0)",
-        source="Clevert et al. 2016, ICLR, arXiv:1511.07289",
-        module=ELU,
-        functional=elu,
-        reference=F.elu,
-        oracle="the built-in torch.nn.functional.elu",
-        params=ELU.params,
-        inplace=elu_,
-        inplace_saves_training_memory=True,
-        builtin=F.elu,
-        builtin_name="torch.nn.functional.elu",
-        properties=Properties(
-            limits=(-1.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(-1.0, None),
-            monotonic=True,
-            smoothness=Smoothness.C1,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="elu", kind=Kind.FORMULA, formula="x (x > 0); alpha * (exp(x) - 1) (x <= 0)",
+    source="Clevert et al. 2016, ICLR, arXiv:1511.07289", module=ELU, functional=elu, reference=F.elu,
+    oracle="the built-in torch.nn.functional.elu", params=ELU.params, inplace=elu_,
+    inplace_saves_training_memory=True, builtin=F.elu, builtin_name="torch.nn.functional.elu",
+    properties=Properties(limits=(-1.0, math.inf), bounds=(-1.0, None), monotonic=True, smoothness=Smoothness.C1),
+))

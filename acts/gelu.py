@@ -37,24 +37,10 @@ class GELU(ActivationModule):
     fn = staticmethod(gelu)
 
 
-SPEC = register(
-    Activation(
-        name="gelu",
-        kind=Kind.FORMULA,
-        formula="x * Phi(x) = x * erfc(-x / sqrt(2)) / 2",
-        source="Hendrycks & Gimpel 2016, arXiv:1606.08415",
-        module=GELU,
-        functional=gelu,
-        reference=reference,
-        oracle="x Phi(x), Phi through torch.special.erfcx times exp(-x^2 / 2)",
-        builtin=F.gelu,
-        builtin_name="torch.nn.functional.gelu",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(GELU_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="gelu", kind=Kind.FORMULA, formula="x * Phi(x) = x * erfc(-x / sqrt(2)) / 2",
+    source="Hendrycks & Gimpel 2016, arXiv:1606.08415", module=GELU, functional=gelu, reference=reference,
+    oracle="x Phi(x), Phi through torch.special.erfcx times exp(-x^2 / 2)", builtin=F.gelu,
+    builtin_name="torch.nn.functional.gelu",
+    properties=Properties(limits=(0.0, math.inf), bounds=(GELU_MIN, None)),
+))

@@ -46,24 +46,12 @@ class GELUTanh(ActivationModule):
     fn = staticmethod(gelu_tanh)
 
 
-SPEC = register(
-    Activation(
-        name="gelu_tanh",
-        kind=Kind.FORMULA,
-        formula="x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2",
-        source="Hendrycks & Gimpel 2016, arXiv:1606.08415",
-        module=GELUTanh,
-        functional=gelu_tanh,
-        reference=reference,
-        oracle="x exp(logsigmoid(2 sqrt(2/pi) x (1 + 0.044715 x^2))): log-sigmoid and exp, no sigmoid",
-        builtin=functools.partial(F.gelu, approximate="tanh"),
-        builtin_name="torch.nn.functional.gelu(approximate='tanh')",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(GELU_TANH_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="gelu_tanh", kind=Kind.FORMULA, formula="x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2",
+    source="Hendrycks & Gimpel 2016, arXiv:1606.08415", module=GELUTanh, functional=gelu_tanh,
+    reference=reference,
+    oracle="x exp(logsigmoid(2 sqrt(2/pi) x (1 + 0.044715 x^2))): log-sigmoid and exp, no sigmoid",
+    builtin=functools.partial(F.gelu, approximate="tanh"),
+    builtin_name="torch.nn.functional.gelu(approximate='tanh')",
+    properties=Properties(limits=(0.0, math.inf), bounds=(GELU_TANH_MIN, None)),
+))

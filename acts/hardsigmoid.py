@@ -28,26 +28,11 @@ class HardSigmoid(ActivationModule):
     fn = staticmethod(hardsigmoid)
 
 
-SPEC = register(
-    Activation(
-        name="hardsigmoid",
-        kind=Kind.FORMULA,
-        formula="min(max(x + 3, 0), 6) / 6",
-        source="Howard et al. 2019, ICCV, arXiv:1905.02244",
-        module=HardSigmoid,
-        functional=hardsigmoid,
-        reference=reference,
-        oracle="the pieces 0, x / 6 + 1/2, 1 (torch's hardsigmoid backward rounds 1/6 to float32)",
-        kinks=(Kink(-3.0), Kink(3.0)),
-        builtin=F.hardsigmoid,
-        builtin_name="torch.nn.functional.hardsigmoid",
-        properties=Properties(
-            limits=(0.0, 1.0),
-            value_at_zero=0.5,
-            bounds=(0.0, 1.0),
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="hardsigmoid", kind=Kind.FORMULA, formula="min(max(x + 3, 0), 6) / 6",
+    source="Howard et al. 2019, ICCV, arXiv:1905.02244", module=HardSigmoid, functional=hardsigmoid,
+    reference=reference,
+    oracle="the pieces 0, x / 6 + 1/2, 1 (torch's hardsigmoid backward rounds 1/6 to float32)",
+    kinks=(Kink(-3.0), Kink(3.0)), builtin=F.hardsigmoid, builtin_name="torch.nn.functional.hardsigmoid",
+    properties=Properties(limits=(0.0, 1.0), value_at_zero=0.5, bounds=(0.0, 1.0), monotonic=True, smoothness=Smoothness.C0),
+))

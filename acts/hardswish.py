@@ -35,26 +35,11 @@ class HardSwish(ActivationModule):
     fn = staticmethod(hardswish)
 
 
-SPEC = register(
-    Activation(
-        name="hardswish",
-        kind=Kind.FORMULA,
-        formula="x * min(max(x + 3, 0), 6) / 6",
-        source="Howard et al. 2019, ICCV, arXiv:1905.02244",
-        module=HardSwish,
-        functional=hardswish,
-        reference=reference,
-        oracle="the pieces 0, x (x + 3) / 6, x",
-        kinks=(Kink(-3.0), Kink(3.0)),
-        builtin=F.hardswish,
-        builtin_name="torch.nn.functional.hardswish",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(-0.375, None),  # at x = -3/2
-            monotonic=False,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+# The lower bound -3/8 is f(-3/2).
+SPEC = register(Activation(
+    name="hardswish", kind=Kind.FORMULA, formula="x * min(max(x + 3, 0), 6) / 6",
+    source="Howard et al. 2019, ICCV, arXiv:1905.02244", module=HardSwish, functional=hardswish,
+    reference=reference, oracle="the pieces 0, x (x + 3) / 6, x", kinks=(Kink(-3.0), Kink(3.0)),
+    builtin=F.hardswish, builtin_name="torch.nn.functional.hardswish",
+    properties=Properties(limits=(0.0, math.inf), bounds=(-0.375, None), smoothness=Smoothness.C0),
+))

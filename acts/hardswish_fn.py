@@ -63,29 +63,16 @@ class HardSwishFn(ActivationModule):
     fn = staticmethod(hardswish_fn)
 
 
-SPEC = register(
-    Activation(
-        name="hardswish_fn",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="x * relu6(x + 3) / 6",
-        source="Howard et al. 2019, ICCV, arXiv:1905.02244",
-        module=HardSwishFn,
-        functional=hardswish_fn,
-        reference=reference,
-        oracle="the pieces 0, x (x + 3) / 6, x, differentiated by autograd",
-        builtin=F.hardswish,
-        builtin_name="torch.nn.functional.hardswish",
-        kinks=(
+# saved_tensors: the input.
+SPEC = register(Activation(
+    name="hardswish_fn", kind=Kind.CUSTOM_BACKWARD, formula="x * relu6(x + 3) / 6",
+    source="Howard et al. 2019, ICCV, arXiv:1905.02244", module=HardSwishFn, functional=hardswish_fn,
+    reference=reference, oracle="the pieces 0, x (x + 3) / 6, x, differentiated by autograd",
+    builtin=F.hardswish, builtin_name="torch.nn.functional.hardswish",
+    kinks=(
             Kink(-3.0, doc="derivative jumps 0 -> -1/2; f'(-3) = 0, as torch"),
             Kink(3.0, doc="derivative jumps 3/2 -> 1; f'(3) = 1, as torch"),
-        ),
-        saved_tensors=1,  # the input
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(HARDSWISH_MIN, None),
-            monotonic=False,
-            smoothness=Smoothness.C0,
-        ),
-    )
-)
+    ),
+    saved_tensors=1,
+    properties=Properties(limits=(0.0, math.inf), bounds=(HARDSWISH_MIN, None), smoothness=Smoothness.C0),
+))

@@ -34,28 +34,11 @@ class HardTanh(ActivationModule):
     fn_inplace = staticmethod(hardtanh_)
 
 
-SPEC = register(
-    Activation(
-        name="hardtanh",
-        kind=Kind.FORMULA,
-        formula="min(max(x, -1), 1)",
-        source="Collobert 2004, PhD thesis, Université Paris VI",
-        module=HardTanh,
-        functional=hardtanh,
-        reference=F.hardtanh,
-        oracle="the built-in torch.nn.functional.hardtanh",
-        inplace=hardtanh_,
-        inplace_saves_training_memory=True,
-        kinks=(Kink(-1.0), Kink(1.0)),
-        builtin=F.hardtanh,
-        builtin_name="torch.nn.functional.hardtanh",
-        properties=Properties(
-            limits=(-1.0, 1.0),
-            value_at_zero=0.0,
-            bounds=(-1.0, 1.0),
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity="odd",
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="hardtanh", kind=Kind.FORMULA, formula="min(max(x, -1), 1)",
+    source="Collobert 2004, PhD thesis, Université Paris VI", module=HardTanh, functional=hardtanh,
+    reference=F.hardtanh, oracle="the built-in torch.nn.functional.hardtanh", inplace=hardtanh_,
+    inplace_saves_training_memory=True, kinks=(Kink(-1.0), Kink(1.0)), builtin=F.hardtanh,
+    builtin_name="torch.nn.functional.hardtanh",
+    properties=Properties(limits=(-1.0, 1.0), bounds=(-1.0, 1.0), monotonic=True, smoothness=Smoothness.C0, parity="odd"),
+))

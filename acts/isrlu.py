@@ -35,24 +35,9 @@ class ISRLU(ActivationModule):
     fn = staticmethod(isrlu)
 
 
-SPEC = register(
-    Activation(
-        name="isrlu",
-        kind=Kind.FORMULA,
-        formula="x (x >= 0); x / sqrt(1 + a x^2) (x < 0)",
-        source="Carlile et al. 2017, arXiv:1710.09967",
-        module=ISRLU,
-        functional=isrlu,
-        reference=reference,
-        oracle="x, and ISRU's oracle tanh(asinh(sqrt(a) x)) / sqrt(a) below 0",
-        params=ISRLU.params,
-        properties=Properties(
-            limits=(-1.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(-1.0, None),
-            monotonic=True,
-            smoothness=Smoothness.C2,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="isrlu", kind=Kind.FORMULA, formula="x (x >= 0); x / sqrt(1 + a x^2) (x < 0)",
+    source="Carlile et al. 2017, arXiv:1710.09967", module=ISRLU, functional=isrlu, reference=reference,
+    oracle="x, and ISRU's oracle tanh(asinh(sqrt(a) x)) / sqrt(a) below 0", params=ISRLU.params,
+    properties=Properties(limits=(-1.0, math.inf), bounds=(-1.0, None), monotonic=True, smoothness=Smoothness.C2),
+))

@@ -46,28 +46,11 @@ class LeakyReLU(ActivationModule):
     fn_inplace = staticmethod(leaky_relu_)
 
 
-SPEC = register(
-    Activation(
-        name="leaky_relu",
-        kind=Kind.FORMULA,
-        formula="x (x > 0); negative_slope * x (x <= 0)",
-        source="Maas et al. 2013, ICML WDLASL",
-        module=LeakyReLU,
-        functional=leaky_relu,
-        reference=F.leaky_relu,
-        oracle="the built-in torch.nn.functional.leaky_relu",
-        params=LeakyReLU.params,
-        inplace=leaky_relu_,
-        inplace_saves_training_memory=True,
-        kinks=(Kink(0.0),),
-        builtin=F.leaky_relu,
-        builtin_name="torch.nn.functional.leaky_relu",
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="leaky_relu", kind=Kind.FORMULA, formula="x (x > 0); negative_slope * x (x <= 0)",
+    source="Maas et al. 2013, ICML WDLASL", module=LeakyReLU, functional=leaky_relu, reference=F.leaky_relu,
+    oracle="the built-in torch.nn.functional.leaky_relu", params=LeakyReLU.params, inplace=leaky_relu_,
+    inplace_saves_training_memory=True, kinks=(Kink(0.0),), builtin=F.leaky_relu,
+    builtin_name="torch.nn.functional.leaky_relu",
+    properties=Properties(limits=(-math.inf, math.inf), monotonic=True, smoothness=Smoothness.C0),
+))

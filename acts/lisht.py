@@ -27,22 +27,9 @@ class LiSHT(ActivationModule):
     fn = staticmethod(lisht)
 
 
-SPEC = register(
-    Activation(
-        name="lisht",
-        kind=Kind.FORMULA,
-        formula="x * tanh(x)",
-        source="Roy et al. 2019, arXiv:1901.05894",
-        module=LiSHT,
-        functional=lisht,
-        reference=lambda x: x * _oracle.tanh(x),
-        oracle="x tanh(x), tanh through expm1 (no 1 - tanh^2 in its derivative)",
-        properties=Properties(
-            limits=(math.inf, math.inf),
-            value_at_zero=0.0,
-            bounds=(0.0, None),
-            monotonic=False,
-            parity="even",
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="lisht", kind=Kind.FORMULA, formula="x * tanh(x)", source="Roy et al. 2019, arXiv:1901.05894",
+    module=LiSHT, functional=lisht, reference=lambda x: x * _oracle.tanh(x),
+    oracle="x tanh(x), tanh through expm1 (no 1 - tanh^2 in its derivative)",
+    properties=Properties(limits=(math.inf, math.inf), bounds=(0.0, None), parity="even"),
+))

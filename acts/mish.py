@@ -40,24 +40,10 @@ class Mish(ActivationModule):
     fn = staticmethod(mish)
 
 
-SPEC = register(
-    Activation(
-        name="mish",
-        kind=Kind.FORMULA,
-        formula="x * tanh(log(1 + exp(x)))",
-        source="Misra 2020, BMVC, arXiv:1908.08681",
-        module=Mish,
-        functional=mish,
-        reference=reference,
-        oracle="x n / (n + 2), n = e^x (e^x + 2): no softplus, no tanh",
-        builtin=F.mish,
-        builtin_name="torch.nn.functional.mish",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(MISH_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="mish", kind=Kind.FORMULA, formula="x * tanh(log(1 + exp(x)))",
+    source="Misra 2020, BMVC, arXiv:1908.08681", module=Mish, functional=mish, reference=reference,
+    oracle="x n / (n + 2), n = e^x (e^x + 2): no softplus, no tanh", builtin=F.mish,
+    builtin_name="torch.nn.functional.mish",
+    properties=Properties(limits=(0.0, math.inf), bounds=(MISH_MIN, None)),
+))

@@ -57,25 +57,12 @@ class MishLean(ActivationModule):
     fn = staticmethod(mish_lean)
 
 
-SPEC = register(
-    Activation(
-        name="mish_lean",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="x * tanh(softplus(x)); backward t + x sigmoid(x) (1 - t^2) from the saved input",
-        source="Misra 2020, BMVC, arXiv:1908.08681",
-        module=MishLean,
-        functional=mish_lean,
-        reference=reference,
-        oracle="Mish's oracle x n / (n + 2), n = e^x (e^x + 2), differentiated by autograd",
-        builtin=F.mish,
-        builtin_name="torch.nn.functional.mish",
-        saved_tensors=1,  # the input
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(MISH_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+# saved_tensors: the input.
+SPEC = register(Activation(
+    name="mish_lean", kind=Kind.CUSTOM_BACKWARD,
+    formula="x * tanh(softplus(x)); backward t + x sigmoid(x) (1 - t^2) from the saved input",
+    source="Misra 2020, BMVC, arXiv:1908.08681", module=MishLean, functional=mish_lean, reference=reference,
+    oracle="Mish's oracle x n / (n + 2), n = e^x (e^x + 2), differentiated by autograd", builtin=F.mish,
+    builtin_name="torch.nn.functional.mish", saved_tensors=1,
+    properties=Properties(limits=(0.0, math.inf), bounds=(MISH_MIN, None)),
+))

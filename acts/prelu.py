@@ -60,26 +60,11 @@ class PReLU(ActivationModule):
     fn = staticmethod(prelu)
 
 
-SPEC = register(
-    Activation(
-        name="prelu",
-        kind=Kind.PARAMETRIC,
-        formula="x (x > 0); weight_c * x (x <= 0)",
-        source="He et al. 2015, ICCV, arXiv:1502.01852",
-        module=PReLU,
-        functional=prelu,
-        reference=reference,
-        oracle="max(0, x) + weight min(0, x) through torch.relu",
-        builtin=F.prelu,
-        builtin_name="torch.nn.functional.prelu",
-        params=PReLU.params,
-        kinks=(Kink(0.0, doc="the slope changes from weight to 1 (no kink at weight = 1)"),),
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="prelu", kind=Kind.PARAMETRIC, formula="x (x > 0); weight_c * x (x <= 0)",
+    source="He et al. 2015, ICCV, arXiv:1502.01852", module=PReLU, functional=prelu, reference=reference,
+    oracle="max(0, x) + weight min(0, x) through torch.relu", builtin=F.prelu,
+    builtin_name="torch.nn.functional.prelu", params=PReLU.params,
+    kinks=(Kink(0.0, doc="the slope changes from weight to 1 (no kink at weight = 1)"),),
+    properties=Properties(limits=(-math.inf, math.inf), monotonic=True, smoothness=Smoothness.C0),
+))

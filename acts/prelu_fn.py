@@ -107,27 +107,12 @@ class PReLUFn(ActivationModule):
     fn = staticmethod(prelu_fn)
 
 
-SPEC = register(
-    Activation(
-        name="prelu_fn",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="x (x > 0); a_c x (x <= 0), a per channel",
-        source="He et al. 2015, ICCV, arXiv:1502.01852",
-        module=PReLUFn,
-        functional=prelu_fn,
-        reference=reference,
-        oracle="max(0, x) + a min(0, x) through torch.relu, differentiated by autograd",
-        params=PReLUFn.params,
-        builtin=builtin,
-        builtin_name="torch.nn.functional.prelu",
-        kinks=(Kink(0.0, doc="derivative a at x = 0 (left piece), as torch"),),
-        saved_tensors=1,  # the input; the saved weight is parameter-sized
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            bounds=(None, None),
-            monotonic=True,
-            smoothness=Smoothness.C0,
-        ),
-    )
-)
+# saved_tensors: the input; the saved weight is parameter-sized.
+SPEC = register(Activation(
+    name="prelu_fn", kind=Kind.CUSTOM_BACKWARD, formula="x (x > 0); a_c x (x <= 0), a per channel",
+    source="He et al. 2015, ICCV, arXiv:1502.01852", module=PReLUFn, functional=prelu_fn, reference=reference,
+    oracle="max(0, x) + a min(0, x) through torch.relu, differentiated by autograd", params=PReLUFn.params,
+    builtin=builtin, builtin_name="torch.nn.functional.prelu",
+    kinks=(Kink(0.0, doc="derivative a at x = 0 (left piece), as torch"),), saved_tensors=1,
+    properties=Properties(limits=(-math.inf, math.inf), monotonic=True, smoothness=Smoothness.C0),
+))

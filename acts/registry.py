@@ -19,11 +19,9 @@ ENTRY_POINT_GROUP = "acts.activations"
 _REGISTRY: dict[str, Activation] = {}
 _ALIASES: dict[str, str] = {}
 _loaded = False
-# Entry points that failed to load: (entry point name, one-line reason). One broken
-# plugin must not take the registry down with it.
+# Entry points that failed to load, (name, one-line reason): one broken plugin must not take the registry down.
 load_errors: list[tuple[str, str]] = []
 
-# Modules in this package that hold no activation.
 _NOT_ACTIVATIONS = {"spec", "registry", "_util", "_oracle", "__main__"}
 
 

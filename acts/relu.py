@@ -99,29 +99,12 @@ class ReLU(ActivationModule):
     fn_inplace = staticmethod(relu_)
 
 
-SPEC = register(
-    Activation(
-        name="relu",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="max(x, 0)",
-        source="Nair & Hinton 2010, ICML; Glorot, Bordes & Bengio 2011, AISTATS",
-        module=ReLU,
-        functional=relu,
-        reference=torch.relu,
-        oracle="the built-in torch.relu",
-        inplace=relu_,
-        inplace_saves_training_memory=True,
-        builtin=torch.relu,
-        builtin_name="torch.relu",
-        kinks=(Kink(0.0, doc="derivative 0 at x = 0, as torch.relu"),),
-        saved_tensors=1,  # the output
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(0.0, None),
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            gain=math.sqrt(2.0),
-        ),
-    )
-)
+# saved_tensors: the output.
+SPEC = register(Activation(
+    name="relu", kind=Kind.CUSTOM_BACKWARD, formula="max(x, 0)",
+    source="Nair & Hinton 2010, ICML; Glorot, Bordes & Bengio 2011, AISTATS", module=ReLU, functional=relu,
+    reference=torch.relu, oracle="the built-in torch.relu", inplace=relu_, inplace_saves_training_memory=True,
+    builtin=torch.relu, builtin_name="torch.relu",
+    kinks=(Kink(0.0, doc="derivative 0 at x = 0, as torch.relu"),), saved_tensors=1,
+    properties=Properties(limits=(0.0, math.inf), bounds=(0.0, None), monotonic=True, smoothness=Smoothness.C0, gain=math.sqrt(2.0)),
+))

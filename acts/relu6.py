@@ -35,28 +35,11 @@ class ReLU6(ActivationModule):
     fn_inplace = staticmethod(relu6_)
 
 
-SPEC = register(
-    Activation(
-        name="relu6",
-        kind=Kind.FORMULA,
-        formula="min(max(x, 0), 6)",
-        source="Krizhevsky 2010 (CIFAR-10 convolutional DBNs); Howard et al. 2017, arXiv:1704.04861",
-        module=ReLU6,
-        functional=relu6,
-        reference=F.relu6,
-        oracle="the built-in torch.nn.functional.relu6",
-        inplace=relu6_,
-        inplace_saves_training_memory=True,
-        kinks=(Kink(0.0), Kink(6.0)),
-        builtin=F.relu6,
-        builtin_name="torch.nn.functional.relu6",
-        properties=Properties(
-            limits=(0.0, 6.0),
-            value_at_zero=0.0,
-            bounds=(0.0, 6.0),
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="relu6", kind=Kind.FORMULA, formula="min(max(x, 0), 6)",
+    source="Krizhevsky 2010 (CIFAR-10 convolutional DBNs); Howard et al. 2017, arXiv:1704.04861",
+    module=ReLU6, functional=relu6, reference=F.relu6, oracle="the built-in torch.nn.functional.relu6",
+    inplace=relu6_, inplace_saves_training_memory=True, kinks=(Kink(0.0), Kink(6.0)), builtin=F.relu6,
+    builtin_name="torch.nn.functional.relu6",
+    properties=Properties(limits=(0.0, 6.0), bounds=(0.0, 6.0), monotonic=True, smoothness=Smoothness.C0),
+))

@@ -60,23 +60,10 @@ class ScaledTanh(ActivationModule):
     fn = staticmethod(scaled_tanh)
 
 
-SPEC = register(
-    Activation(
-        name="scaled_tanh",
-        kind=Kind.PARAMETRIC,
-        formula="a * tanh(b * x)",
-        source="LeCun et al. 1998, Efficient BackProp, Neural Networks: Tricks of the Trade, LNCS 1524",
-        module=ScaledTanh,
-        functional=scaled_tanh,
-        reference=reference,
-        oracle="a tanh(b x), tanh through expm1 (no 1 - tanh^2 in its derivatives)",
-        params=ScaledTanh.params,
-        properties=Properties(
-            limits=(-LECUN_A, LECUN_A),
-            value_at_zero=0.0,
-            bounds=(-LECUN_A, LECUN_A),
-            monotonic=True,
-            parity="odd",
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="scaled_tanh", kind=Kind.PARAMETRIC, formula="a * tanh(b * x)",
+    source="LeCun et al. 1998, Efficient BackProp, Neural Networks: Tricks of the Trade, LNCS 1524",
+    module=ScaledTanh, functional=scaled_tanh, reference=reference,
+    oracle="a tanh(b x), tanh through expm1 (no 1 - tanh^2 in its derivatives)", params=ScaledTanh.params,
+    properties=Properties(limits=(-LECUN_A, LECUN_A), bounds=(-LECUN_A, LECUN_A), monotonic=True, parity="odd"),
+))

@@ -46,29 +46,10 @@ class SELU(ActivationModule):
     fn_inplace = staticmethod(selu_)
 
 
-SPEC = register(
-    Activation(
-        name="selu",
-        kind=Kind.FORMULA,
-        formula="scale * x (x > 0); scale * alpha * (exp(x) - 1) (x <= 0)",
-        source="Klambauer et al. 2017, NeurIPS, arXiv:1706.02515",
-        module=SELU,
-        functional=selu,
-        reference=F.selu,
-        oracle="the built-in torch.nn.functional.selu",
-        inplace=selu_,
-        inplace_saves_training_memory=True,
-        kinks=(Kink(0.0),),
-        builtin=F.selu,
-        builtin_name="torch.nn.functional.selu",
-        properties=Properties(
-            limits=(-SCALE * ALPHA, math.inf),
-            value_at_zero=0.0,
-            bounds=(-SCALE * ALPHA, None),
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity=None,
-            gain=0.75,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="selu", kind=Kind.FORMULA, formula="scale * x (x > 0); scale * alpha * (exp(x) - 1) (x <= 0)",
+    source="Klambauer et al. 2017, NeurIPS, arXiv:1706.02515", module=SELU, functional=selu, reference=F.selu,
+    oracle="the built-in torch.nn.functional.selu", inplace=selu_, inplace_saves_training_memory=True,
+    kinks=(Kink(0.0),), builtin=F.selu, builtin_name="torch.nn.functional.selu",
+    properties=Properties(limits=(-SCALE * ALPHA, math.inf), bounds=(-SCALE * ALPHA, None), monotonic=True, smoothness=Smoothness.C0, gain=0.75),
+))

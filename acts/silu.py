@@ -35,25 +35,11 @@ class SiLU(ActivationModule):
     fn = staticmethod(silu)
 
 
-SPEC = register(
-    Activation(
-        name="silu",
-        aliases=("swish",),
-        kind=Kind.FORMULA,
-        formula="x * sigmoid(x)",
-        source="Elfwing et al. 2018, Neural Networks 107; Ramachandran et al. 2017, arXiv:1710.05941",
-        module=SiLU,
-        functional=silu,
-        reference=reference,
-        oracle="x exp(logsigmoid(x)) (F.silu's backward loses x e^-x to 1 - sigmoid(x))",
-        builtin=F.silu,
-        builtin_name="torch.nn.functional.silu",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(SILU_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="silu", aliases=("swish",), kind=Kind.FORMULA, formula="x * sigmoid(x)",
+    source="Elfwing et al. 2018, Neural Networks 107; Ramachandran et al. 2017, arXiv:1710.05941",
+    module=SiLU, functional=silu, reference=reference,
+    oracle="x exp(logsigmoid(x)) (F.silu's backward loses x e^-x to 1 - sigmoid(x))", builtin=F.silu,
+    builtin_name="torch.nn.functional.silu",
+    properties=Properties(limits=(0.0, math.inf), bounds=(SILU_MIN, None)),
+))

@@ -52,25 +52,13 @@ class SiLULean(ActivationModule):
     fn = staticmethod(silu_lean)
 
 
-SPEC = register(
-    Activation(
-        name="silu_lean",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="x * sigmoid(x); backward s (1 + x (1 - s)) from the saved input",
-        source="Elfwing et al. 2018, Neural Networks 107; Ramachandran et al. 2017, arXiv:1710.05941",
-        module=SiLULean,
-        functional=silu_lean,
-        reference=reference,
-        oracle="autograd through x * torch.sigmoid(x); the Function runs F.silu and its own backward",
-        builtin=F.silu,
-        builtin_name="torch.nn.functional.silu",
-        saved_tensors=1,  # the input
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(SILU_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+# saved_tensors: the input.
+SPEC = register(Activation(
+    name="silu_lean", kind=Kind.CUSTOM_BACKWARD,
+    formula="x * sigmoid(x); backward s (1 + x (1 - s)) from the saved input",
+    source="Elfwing et al. 2018, Neural Networks 107; Ramachandran et al. 2017, arXiv:1710.05941",
+    module=SiLULean, functional=silu_lean, reference=reference,
+    oracle="autograd through x * torch.sigmoid(x); the Function runs F.silu and its own backward",
+    builtin=F.silu, builtin_name="torch.nn.functional.silu", saved_tensors=1,
+    properties=Properties(limits=(0.0, math.inf), bounds=(SILU_MIN, None)),
+))

@@ -37,22 +37,9 @@ class Smish(ActivationModule):
     fn = staticmethod(smish)
 
 
-SPEC = register(
-    Activation(
-        name="smish",
-        kind=Kind.FORMULA,
-        formula="x * tanh(log(1 + sigmoid(x)))",
-        source="Wang et al. 2022, Electronics 11(4):540",
-        module=Smish,
-        functional=smish,
-        reference=reference,
-        oracle="x r (2 + 3r) / (2 + 6r + 5r^2), r = e^x: a rational function of e^x, no log, no tanh",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(SMISH_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="smish", kind=Kind.FORMULA, formula="x * tanh(log(1 + sigmoid(x)))",
+    source="Wang et al. 2022, Electronics 11(4):540", module=Smish, functional=smish, reference=reference,
+    oracle="x r (2 + 3r) / (2 + 6r + 5r^2), r = e^x: a rational function of e^x, no log, no tanh",
+    properties=Properties(limits=(0.0, math.inf), bounds=(SMISH_MIN, None)),
+))

@@ -88,22 +88,10 @@ class Snake(ActivationModule):
     fn = staticmethod(snake)
 
 
-SPEC = register(
-    Activation(
-        name="snake",
-        kind=Kind.PARAMETRIC,
-        formula="x + sin(alpha x)^2 / alpha (x at alpha = 0)",
-        source="Liu Ziyin, Hartwig & Ueda 2020, NeurIPS, arXiv:2006.08195",
-        module=Snake,
-        functional=snake,
-        reference=reference,
-        oracle="the textbook x + sin^2(alpha x) / alpha (x at alpha = 0, exact to second order), no sinc",
-        params=Snake.params,
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            monotonic=True,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="snake", kind=Kind.PARAMETRIC, formula="x + sin(alpha x)^2 / alpha (x at alpha = 0)",
+    source="Liu Ziyin, Hartwig & Ueda 2020, NeurIPS, arXiv:2006.08195", module=Snake, functional=snake,
+    reference=reference,
+    oracle="the textbook x + sin^2(alpha x) / alpha (x at alpha = 0, exact to second order), no sinc",
+    params=Snake.params, properties=Properties(limits=(-math.inf, math.inf), monotonic=True),
+))

@@ -71,23 +71,12 @@ class SoftExponential(ActivationModule):
     fn = staticmethod(soft_exponential)
 
 
-SPEC = register(
-    Activation(
-        name="soft_exponential",
-        kind=Kind.PARAMETRIC,
-        formula="-log(1 - a(x + a))/a (a<0); x (a=0); (exp(a x) - 1)/a + a (a>0)",
-        source="Godfrey & Gashler 2015, KDIR, arXiv:1602.01321",
-        module=SoftExponential,
-        functional=soft_exponential,
-        reference=reference,
-        oracle="2 sinh(a x / 2) exp(a x / 2) / a + a and -2 atanh(w / (2 + w)) / a, w = -a (x + a): no expm1, no log1p",
-        params=SoftExponential.params,
-        domain=_domain,
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            monotonic=True,
-            parity="odd",
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="soft_exponential", kind=Kind.PARAMETRIC,
+    formula="-log(1 - a(x + a))/a (a<0); x (a=0); (exp(a x) - 1)/a + a (a>0)",
+    source="Godfrey & Gashler 2015, KDIR, arXiv:1602.01321", module=SoftExponential,
+    functional=soft_exponential, reference=reference,
+    oracle="2 sinh(a x / 2) exp(a x / 2) / a + a and -2 atanh(w / (2 + w)) / a, w = -a (x + a): no expm1, no log1p",
+    params=SoftExponential.params, domain=_domain,
+    properties=Properties(limits=(-math.inf, math.inf), monotonic=True, parity="odd"),
+))

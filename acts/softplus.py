@@ -70,34 +70,18 @@ class Softplus(ActivationModule):
     fn_inplace = staticmethod(softplus_)
 
 
-SPEC = register(
-    Activation(
-        name="softplus",
-        kind=Kind.FORMULA,
-        formula="log(1 + exp(beta x)) / beta; x where beta x > threshold",
-        source="Dugas et al. 2000, NeurIPS",
-        module=Softplus,
-        functional=softplus,
-        reference=F.softplus,
-        oracle="the built-in torch.nn.functional.softplus (the same threshold switch)",
-        params=Softplus.params,
-        inplace=softplus_,
-        inplace_saves_training_memory=True,
-        kinks=(
+SPEC = register(Activation(
+    name="softplus", kind=Kind.FORMULA, formula="log(1 + exp(beta x)) / beta; x where beta x > threshold",
+    source="Dugas et al. 2000, NeurIPS", module=Softplus, functional=softplus, reference=F.softplus,
+    oracle="the built-in torch.nn.functional.softplus (the same threshold switch)", params=Softplus.params,
+    inplace=softplus_, inplace_saves_training_memory=True,
+    kinks=(
             Kink(
                 lambda p: p["threshold"] / p["beta"],
                 jump=True,
                 doc="torch's switch to the identity, a jump of log1p(exp(-threshold)) / beta",
             ),
-        ),
-        builtin=F.softplus,
-        builtin_name="torch.nn.functional.softplus",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=math.log(2.0),
-            bounds=(0.0, None),
-            monotonic=True,
-            parity=None,
-        ),
-    )
-)
+    ),
+    builtin=F.softplus, builtin_name="torch.nn.functional.softplus",
+    properties=Properties(limits=(0.0, math.inf), value_at_zero=math.log(2.0), bounds=(0.0, None), monotonic=True),
+))

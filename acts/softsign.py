@@ -38,25 +38,11 @@ class Softsign(ActivationModule):
     fn = staticmethod(softsign)
 
 
-SPEC = register(
-    Activation(
-        name="softsign",
-        kind=Kind.FORMULA,
-        formula="x / (1 + |x|)",
-        source="Turian et al. 2009, NAACL-HLT; Bergstra et al. 2009, U. Montréal TR 1337",
-        module=Softsign,
-        functional=softsign,
-        reference=reference,
-        oracle="x / (1 + |x|) below |x| = 1, sign(x) exp(-log1p(1 / |x|)) beyond",
-        builtin=F.softsign,
-        builtin_name="torch.nn.functional.softsign",
-        properties=Properties(
-            limits=(-1.0, 1.0),
-            value_at_zero=0.0,
-            bounds=(-1.0, 1.0),
-            monotonic=True,
-            smoothness=Smoothness.C1,
-            parity="odd",
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="softsign", kind=Kind.FORMULA, formula="x / (1 + |x|)",
+    source="Turian et al. 2009, NAACL-HLT; Bergstra et al. 2009, U. Montréal TR 1337", module=Softsign,
+    functional=softsign, reference=reference,
+    oracle="x / (1 + |x|) below |x| = 1, sign(x) exp(-log1p(1 / |x|)) beyond", builtin=F.softsign,
+    builtin_name="torch.nn.functional.softsign",
+    properties=Properties(limits=(-1.0, 1.0), bounds=(-1.0, 1.0), monotonic=True, smoothness=Smoothness.C1, parity="odd"),
+))

@@ -15,11 +15,10 @@ Conventions every spec follows:
   in-place variant.
 * ``builtin(x, **params)`` is the equivalent torch built-in, called with the same
   parameter names (wrap it when torch names them otherwise).
-* ``reference`` is the oracle: the same function computed another way than
-  ``functional`` (a built-in, or a closed form free of the implementation's
-  cancellation), differentiable with respect to x and every parameter; ``oracle`` says
-  which way. It is the ground truth the forward, the backward and the parameter
-  gradients are compared with.
+* ``reference`` is the oracle, the ground truth for the value and every gradient: the
+  function computed another way than ``functional`` (a built-in, or a closed form free
+  of the implementation's cancellation), differentiable in x and every parameter.
+  ``oracle`` says which way.
 """
 
 from __future__ import annotations
@@ -176,10 +175,7 @@ class Activation:
     channelwise: bool = False
     # Inputs outside ``domain`` are outside the function's definition (soft
     # exponential with alpha < 0 needs x > 1/alpha - alpha); may depend on parameters.
-    domain: tuple[float, float] | Callable[[ParamValues], tuple[float, float]] = (
-        -math.inf,
-        math.inf,
-    )
+    domain: tuple[float, float] | Callable[[ParamValues], tuple[float, float]] = (-math.inf, math.inf)
     throughput: ThroughputBudget | None = None
     aliases: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -195,7 +191,6 @@ class Activation:
         if self.inplace is None and self.inplace_saves_training_memory:
             raise ValueError(f"{self.name}: declares in-place savings without an in-place variant")
 
-    # -- parameters -------------------------------------------------------------
     @property
     def per_channel(self) -> bool:
         return any(p.per_channel for p in self.params)
@@ -228,7 +223,6 @@ class Activation:
         values = self.defaults() if params is None else {**self.defaults(), **params}
         return sorted(k.locate(values) for k in self.kinks)
 
-    # -- construction -----------------------------------------------------------
     def build(self, channels: int | None = None, inplace: bool = False, **params: float) -> nn.Module:
         kwargs: dict[str, Any] = {**self.defaults(), **params}
         if self.per_channel and channels is not None:
@@ -252,6 +246,7 @@ class Activation:
             "inplace": self.inplace is not None,
             "inplace_saves_training_memory": self.inplace_saves_training_memory,
             "builtin": self.builtin_name,
+            "oracle": self.oracle,
             "saved_tensors": self.saved_tensors,
             "once_differentiable": self.once_differentiable,
             "elementwise": self.elementwise,

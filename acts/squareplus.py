@@ -35,23 +35,10 @@ class Squareplus(ActivationModule):
     fn = staticmethod(squareplus)
 
 
-SPEC = register(
-    Activation(
-        name="squareplus",
-        kind=Kind.FORMULA,
-        formula="(x + sqrt(x^2 + b)) / 2",
-        source="Barron 2021, arXiv:2112.11687",
-        module=Squareplus,
-        functional=squareplus,
-        reference=reference,
-        oracle="sqrt(b) exp(asinh(x / sqrt(b))) / 2: no sum to cancel, no hypot",
-        params=Squareplus.params,
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=1.0,  # sqrt(b) / 2
-            bounds=(0.0, None),
-            monotonic=True,
-            parity=None,
-        ),
-    )
-)
+# f(0) = sqrt(b) / 2.
+SPEC = register(Activation(
+    name="squareplus", kind=Kind.FORMULA, formula="(x + sqrt(x^2 + b)) / 2",
+    source="Barron 2021, arXiv:2112.11687", module=Squareplus, functional=squareplus, reference=reference,
+    oracle="sqrt(b) exp(asinh(x / sqrt(b))) / 2: no sum to cancel, no hypot", params=Squareplus.params,
+    properties=Properties(limits=(0.0, math.inf), value_at_zero=1.0, bounds=(0.0, None), monotonic=True),
+))

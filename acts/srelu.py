@@ -84,27 +84,14 @@ class SReLU(ActivationModule):
     fn = staticmethod(srelu)
 
 
-SPEC = register(
-    Activation(
-        name="srelu",
-        kind=Kind.PARAMETRIC,
-        formula="t_r + a_r (x - t_r) (x >= t_r); x (t_l < x < t_r); t_l + a_l (x - t_l) (x <= t_l)",
-        source="Jin et al. 2016, AAAI, arXiv:1512.07030",
-        module=SReLU,
-        functional=srelu,
-        reference=reference,
-        oracle="the hinge sum x + (a_r - 1) max(0, x - t_r) + (1 - a_l) max(0, t_l - x)",
-        params=SReLU.params,
-        kinks=(
+SPEC = register(Activation(
+    name="srelu", kind=Kind.PARAMETRIC,
+    formula="t_r + a_r (x - t_r) (x >= t_r); x (t_l < x < t_r); t_l + a_l (x - t_l) (x <= t_l)",
+    source="Jin et al. 2016, AAAI, arXiv:1512.07030", module=SReLU, functional=srelu, reference=reference,
+    oracle="the hinge sum x + (a_r - 1) max(0, x - t_r) + (1 - a_l) max(0, t_l - x)", params=SReLU.params,
+    kinks=(
             Kink(lambda p: p["t_l"], doc="slope changes from a_l to 1"),
             Kink(lambda p: p["t_r"], doc="slope changes from 1 to a_r"),
-        ),
-        properties=Properties(
-            limits=(-math.inf, math.inf),
-            value_at_zero=0.0,
-            monotonic=True,
-            smoothness=Smoothness.C0,
-            parity=None,
-        ),
-    )
-)
+    ),
+    properties=Properties(limits=(-math.inf, math.inf), monotonic=True, smoothness=Smoothness.C0),
+))

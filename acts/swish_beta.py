@@ -58,24 +58,10 @@ class SwishBeta(ActivationModule):
     fn = staticmethod(swish_beta)
 
 
-SPEC = register(
-    Activation(
-        name="swish_beta",
-        kind=Kind.PARAMETRIC,
-        formula="x * sigmoid(beta * x)",
-        source="Ramachandran, Zoph & Le 2017, arXiv:1710.05941",
-        module=SwishBeta,
-        functional=swish_beta,
-        reference=reference,
-        oracle="x exp(logsigmoid(beta x)): log-sigmoid and exp, no sigmoid",
-        params=SwishBeta.params,
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            # min over x of x sigmoid(beta x) is SILU_MIN / beta for beta > 0.
-            bounds=(SILU_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+# The lower bound is beta = 1's: the minimum of x sigmoid(beta x) is SILU_MIN / beta for beta > 0.
+SPEC = register(Activation(
+    name="swish_beta", kind=Kind.PARAMETRIC, formula="x * sigmoid(beta * x)",
+    source="Ramachandran, Zoph & Le 2017, arXiv:1710.05941", module=SwishBeta, functional=swish_beta,
+    reference=reference, oracle="x exp(logsigmoid(beta x)): log-sigmoid and exp, no sigmoid",
+    params=SwishBeta.params, properties=Properties(limits=(0.0, math.inf), bounds=(SILU_MIN, None)),
+))

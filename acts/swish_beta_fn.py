@@ -10,9 +10,10 @@ the curve (f(x; -beta) = x - f(x; beta)). With s = sigmoid(beta x):
     df/dbeta = x^2 s (1 - s)
 
 The Function saves the input and beta (a scalar) and recomputes s in the backward, in
-torch ops, so autograd differentiates it again with respect to both. df/dbeta is
-evaluated as x (x (s (1 - s))) so that s (1 - s) underflowing to 0 at large |x| meets a
-finite x, never an overflowed x^2 (inf * 0 = NaN in a half type).
+torch ops, so autograd differentiates it again with respect to both. 1 - s is
+sigmoid(-beta x), which does not cancel where s rounds to 1, and df/dbeta is evaluated
+as x (x (s (1 - s))) so that an underflowed s (1 - s) meets a finite x, never an
+overflowed x^2 (inf * 0 = NaN in a half type).
 
 At an infinite x the forward takes the limits where the formula meets 0 * inf: beta x
 is 0 for beta = 0, and x s is 0 where s is 0 (x = -inf for beta > 0, x = +inf for
@@ -109,24 +110,11 @@ class SwishBetaFn(ActivationModule):
     fn = staticmethod(swish_beta_fn)
 
 
-SPEC = register(
-    Activation(
-        name="swish_beta_fn",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="x * sigmoid(beta * x)",
-        source="Ramachandran, Zoph & Le 2017, arXiv:1710.05941",
-        module=SwishBetaFn,
-        functional=swish_beta_fn,
-        reference=reference,
-        oracle="x exp(logsigmoid(beta x)), differentiated by autograd",
-        params=SwishBetaFn.params,
-        saved_tensors=1,  # the input; the saved beta is a scalar
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(SILU_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+# saved_tensors: the input; the saved beta is a scalar.
+SPEC = register(Activation(
+    name="swish_beta_fn", kind=Kind.CUSTOM_BACKWARD, formula="x * sigmoid(beta * x)",
+    source="Ramachandran, Zoph & Le 2017, arXiv:1710.05941", module=SwishBetaFn, functional=swish_beta_fn,
+    reference=reference, oracle="x exp(logsigmoid(beta x)), differentiated by autograd",
+    params=SwishBetaFn.params, saved_tensors=1,
+    properties=Properties(limits=(0.0, math.inf), bounds=(SILU_MIN, None)),
+))

@@ -34,22 +34,10 @@ class TanhExp(ActivationModule):
     fn = staticmethod(tanhexp)
 
 
-SPEC = register(
-    Activation(
-        name="tanhexp",
-        kind=Kind.FORMULA,
-        formula="x * tanh(exp(x))",
-        source="Liu & Di 2021, IET Computer Vision, arXiv:2003.09855",
-        module=TanhExp,
-        functional=tanhexp,
-        reference=lambda x: x * _oracle.tanh(torch.exp(x.clamp(max=40.0))),
-        oracle="x tanh(e^x), tanh through expm1 (tanh(e^40) is 1 in float64)",
-        properties=Properties(
-            limits=(0.0, math.inf),
-            value_at_zero=0.0,
-            bounds=(TANHEXP_MIN, None),
-            monotonic=False,
-            parity=None,
-        ),
-    )
-)
+SPEC = register(Activation(
+    name="tanhexp", kind=Kind.FORMULA, formula="x * tanh(exp(x))",
+    source="Liu & Di 2021, IET Computer Vision, arXiv:2003.09855", module=TanhExp, functional=tanhexp,
+    reference=lambda x: x * _oracle.tanh(torch.exp(x.clamp(max=40.0))),
+    oracle="x tanh(e^x), tanh through expm1 (tanh(e^40) is 1 in float64)",
+    properties=Properties(limits=(0.0, math.inf), bounds=(TANHEXP_MIN, None)),
+))

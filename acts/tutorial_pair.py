@@ -107,24 +107,12 @@ class ScaledTanhFn(ActivationModule):
     fn = staticmethod(scaled_tanh_fn)
 
 
-SPEC = register(
-    Activation(
-        name="scaled_tanh_fn",
-        kind=Kind.CUSTOM_BACKWARD,
-        formula="a * tanh(b * x)",
-        source="LeCun, Bottou, Orr & Müller 1998, Efficient BackProp, LNCS 1524",
-        module=ScaledTanhFn,
-        functional=scaled_tanh_fn,
-        reference=reference,
-        oracle="a tanh(b x), tanh through expm1, differentiated by autograd",
-        params=ScaledTanhFn.params,
-        saved_tensors=1,  # the input; the saved a and b are scalars
-        properties=Properties(
-            limits=(-A_LECUN, A_LECUN),
-            value_at_zero=0.0,
-            bounds=(-A_LECUN, A_LECUN),
-            monotonic=True,
-            parity="odd",
-        ),
-    )
-)
+# saved_tensors: the input; the saved a and b are scalars.
+SPEC = register(Activation(
+    name="scaled_tanh_fn", kind=Kind.CUSTOM_BACKWARD, formula="a * tanh(b * x)",
+    source="LeCun, Bottou, Orr & Müller 1998, Efficient BackProp, LNCS 1524", module=ScaledTanhFn,
+    functional=scaled_tanh_fn, reference=reference,
+    oracle="a tanh(b x), tanh through expm1, differentiated by autograd", params=ScaledTanhFn.params,
+    saved_tensors=1,
+    properties=Properties(limits=(-A_LECUN, A_LECUN), bounds=(-A_LECUN, A_LECUN), monotonic=True, parity="odd"),
+))
