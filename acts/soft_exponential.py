@@ -22,7 +22,7 @@ import math
 import torch
 from torch import Tensor
 
-from acts._util import ActivationModule
+from acts._util import ActivationModule, expm1
 from acts.registry import register
 from acts.spec import Activation, Kind, Param, ParamValues, Properties
 
@@ -37,7 +37,7 @@ def soft_exponential(x: Tensor, alpha: Tensor | float) -> Tensor:
     pos, neg = alpha > 0, alpha < 0
     a_pos = torch.where(pos, alpha, 1.0)
     a_neg = torch.where(neg, alpha, -1.0)
-    exp_branch = torch.expm1(a_pos * torch.where(pos, x, 0.0)) / a_pos + a_pos
+    exp_branch = expm1(a_pos * torch.where(pos, x, 0.0)) / a_pos + a_pos
     log_arg = torch.where(neg, -a_neg * (x + a_neg), 0.0)
     log_branch = -torch.log1p(log_arg) / a_neg
     # First order in alpha: exact value x at alpha = 0 and the true d/dalpha. Written
@@ -56,8 +56,13 @@ def reference(x: Tensor, alpha: Tensor | float) -> Tensor:
     h = a_pos * torch.where(pos, x, 0.0) / 2
     w = torch.where(neg, -a_neg * (x + a_neg), 0.0)
     zero = torch.where(x.isinf(), x, x + a * (1 + x * x / 2))
-    exp_branch = 2 * torch.sinh(h) * torch.exp(h) / a_pos + a_pos
-    return torch.where(pos, exp_branch, torch.where(neg, -2 * torch.atanh(w / (2 + w)) / a_neg, zero))
+    small = h.abs() < 0.5  # exp(z) - 1 cancels only there; sinh(h) exp(h) overflows elsewhere
+    hs = torch.where(small, h, 0.0)
+    exp_branch = torch.where(small, 2 * torch.sinh(hs) * torch.exp(hs), torch.exp(2 * h) - 1) / a_pos + a_pos
+    near = w.abs() < 0.5  # log(1 + w) cancels only there; atanh' cancels elsewhere
+    ws = torch.where(near, w, 0.0)
+    log_branch = -torch.where(near, 2 * torch.atanh(ws / (2 + ws)), torch.log(1 + w)) / a_neg
+    return torch.where(pos, exp_branch, torch.where(neg, log_branch, zero))
 
 
 def _domain(p: ParamValues) -> tuple[float, float]:
