@@ -30,6 +30,29 @@ def test_value_and_gradients_match_the_oracle(spec: Activation, dtype: torch.dty
     assert all(r.ok for r in rows), "\n" + table([r for r in rows if not r.ok])
 
 
+# Findings left open, each with its reason (strict: a fix makes the test fail until the
+# entry goes).
+KNOWN: dict[tuple[str, float, torch.dtype], str] = {
+    **{("soft_exponential", a, dt): "d/dalpha of expm1(a x) / a and log1p(-a (x + a)) / a through autograd is a "
+       "difference of terms of size x / a that cancels as alpha -> 0 (3e3 float64 ulps at |alpha| = 1e-3), in the "
+       "oracle as in the implementation; an accurate one needs the series of (e^z - 1) / z"
+       for a in (1e-3, -1e-3) for dt in (torch.float64, torch.float32)},
+    ("soft_exponential", 0.5, torch.float32): "where a x nears float32's overflow (x > 176 at alpha = 1/2) the "
+    "backward multiplies e^(a x) by 1 / alpha first: d/dx overflows a finite truth, and d/dalpha is inf - inf = NaN",
+}
+EDGES = [pytest.param(s, p, dt, id=f"{s.name}-{p}-{str(dt).removeprefix('torch.')}",
+                      marks=[pytest.mark.xfail(strict=True, reason=KNOWN[(s.name, *p.values(), dt)])]
+                      if (s.name, *p.values(), dt) in KNOWN else [])
+         for s in SPECS for p in s.param_settings()[1:] for dt in (torch.float64, torch.float32)]
+
+
+@pytest.mark.parametrize(("spec", "params", "dtype"), EDGES)
+def test_value_and_gradients_match_the_oracle_at_edge_parameters(spec: Activation, params: dict[str, float],
+                                                                 dtype: torch.dtype) -> None:
+    rows = compare(spec, dtype, grid(spec, params, every_half=False), params=params)
+    assert all(r.ok for r in rows), "\n" + table([r for r in rows if not r.ok])
+
+
 def test_grid_holds_every_half_precision_value_in_the_stable_range() -> None:
     x = grid(acts.get("silu"))
     for dt in (torch.float16, torch.bfloat16):
