@@ -34,14 +34,16 @@ DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 # value and for the derivatives (input and parameters).
 # - float64: two correct float64 formulas of one function (a chain of ops against a
 #   closed form through exp and asinh) differ by a few ulps per op; the oracle carries
-#   its own few ulps, so 16 covers both and an O(1e-14) slip of a constant fails.
+#   its own few ulps, so 16 covers both and an O(1e-14) slip of a constant fails. A
+#   derivative that crosses 0 (at the minimum of GELU, Mish, SiLU) is there a difference
+#   of terms about 1/4 in size, one ulp of which is 16 ulps of the small result: 32.
 # - float32: torch's float32 transcendental kernels are within 1-4 ulps (SLEEF's u10
 #   and u35 variants); a chain of three or four of them, 8.
 # - bfloat16 and float16: each eager op rounds its result to 8 (11) bits, so a chain of
 #   k ops may be off by about k/2 ulps, and autograd's backward of a product runs a few
 #   more ops than the forward: 4 for the value, 8 for the derivatives.
 BOUND_ULPS: dict[torch.dtype, dict[str, float]] = {
-    torch.float64: {"value": 16.0, "derivative": 16.0},
+    torch.float64: {"value": 16.0, "derivative": 32.0},
     torch.float32: {"value": 8.0, "derivative": 8.0},
     torch.bfloat16: {"value": 4.0, "derivative": 8.0},
     torch.float16: {"value": 4.0, "derivative": 8.0},
@@ -57,14 +59,6 @@ ROUNDINGS = 2.0
 # exponent range it shares; float16's compute in float32 too, far from float16's
 # underflow, so only float16's own subnormal results are lost.
 UNDERFLOW_POWER = {torch.float64: 2, torch.float32: 2, torch.bfloat16: 2, torch.float16: 0}
-
-# Per-spec bounds, with the reason.
-BOUND_OVERRIDES: dict[tuple[str, torch.dtype, str], float] = {
-    # The oracle's own error: autograd through x * torch.sigmoid(x) (the reference the
-    # memory check reads as the naive formula) takes 1 - sigmoid(x), which rounds to 0
-    # beyond x = 37 in float64 and drops x e^-x (up to 18 float64 ulps of f' = 1).
-    ("silu_lean", torch.float64, "d/dx"): 32.0,
-}
 
 # Per-spec overrides: a derivative measured in ulps of max(|truth|, scale), not |truth|,
 # with the reason.
@@ -112,8 +106,9 @@ def grid(spec: acts.Activation, params: Mapping[str, float] | None = None, every
 
 @dataclass(frozen=True)
 class Comparison:
-    """One quantity of one spec in one dtype: the worst element, in ulps, before and
-    beyond the backward-error allowance, and how many elements broke the bound."""
+    """One quantity of one spec in one dtype: the worst element, in ulps, before the
+    backward-error allowance (kinks and lost underflows aside) and beyond it, and how
+    many elements broke the bound."""
 
     name: str
     dtype: torch.dtype
@@ -132,13 +127,13 @@ class Comparison:
 
     def __str__(self) -> str:
         return (f"{self.name} {str(self.dtype).removeprefix('torch.')} {self.quantity}: {self.failures} of "
-                f"{self.points} beyond {bound(self.dtype, self.quantity, self.name):g} ulps (worst {self.max_excess_ulps:.3g} "
+                f"{self.points} beyond {bound(self.dtype, self.quantity):g} ulps (worst {self.max_excess_ulps:.3g} "
                 f"beyond the backward error, {self.max_ulps:.3g} in all, at x={self.worst_x:.6g}: got "
                 f"{self.worst_got:.8g}, oracle {self.worst_truth:.8g})")
 
 
-def bound(dtype: torch.dtype, quantity: str, name: str = "") -> float:
-    return BOUND_OVERRIDES.get((name, dtype, quantity), BOUND_ULPS[dtype]["value" if quantity == "value" else "derivative"])
+def bound(dtype: torch.dtype, quantity: str) -> float:
+    return BOUND_ULPS[dtype]["value" if quantity == "value" else "derivative"]
 
 
 def ulp(v: Tensor, dtype: torch.dtype) -> Tensor:
@@ -238,10 +233,11 @@ def _compare(spec: acts.Activation, dtype: torch.dtype, x64: Tensor | None,
         nearest = torch.minimum(torch.maximum(g, lo[q]), hi[q])
         scale = SCALE.get((spec.name, q), 0.0)
         scale = xd.abs() if scale == "x" else torch.full_like(xd, float(scale))
-        raw = _ulps(g, t, t, dtype, scale)
-        excess = _ulps(g, nearest, t, dtype, scale)
-        excess = torch.where((g - t).abs() <= tiny, 0.0, excess)
-        fails = excess > bound(dtype, q, spec.name)
+        lost = (g - t).abs() <= tiny
+        # Before the backward-error allowance; kinks and lost underflows have their own rules.
+        raw = torch.where(on_kink | lost, 0.0, _ulps(g, t, t, dtype, scale))
+        excess = torch.where(lost, 0.0, _ulps(g, nearest, t, dtype, scale))
+        fails = excess > bound(dtype, q)
         i = int(excess.flatten().argmax())
         out.append(Comparison(spec.name, dtype, q, xd.numel(), float(raw.max()), float(excess.flatten()[i]),
                               int(fails.sum()), float(xd.flatten()[i]), float(g.flatten()[i]), float(t.flatten()[i])))
