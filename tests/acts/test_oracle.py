@@ -80,19 +80,10 @@ def _off_in_bfloat16(x: Tensor) -> Tensor:
     return y * (1 + 2**-5) if x.dtype == torch.bfloat16 else y
 
 
-class _GradOffInHalf(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return _silu(x)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        s = torch.sigmoid(x)
-        d = s * (1 + x * (1 - s))
-        # float16 drops the x (1 - s) term: the backward of sigmoid(x) alone.
-        return g * (s * (1 - s) if x.dtype == torch.float16 else d)
+def _grad_off_in_float16(x: Tensor) -> Tensor:
+    # The right value, and a gradient 0.1 too large in float16 only.
+    y = _silu(x)
+    return y + 0.1 * (x - x.detach()) if x.dtype == torch.float16 else y
 
 
 def _verdicts(spec: Activation) -> dict[tuple[torch.dtype, str], bool]:
@@ -107,7 +98,7 @@ def test_a_value_off_in_bfloat16_only_fails_there_only() -> None:
 
 
 def test_a_gradient_off_in_float16_only_fails_there_only() -> None:
-    verdicts = _verdicts(_planted("silu_grad_off_in_f16", _GradOffInHalf.apply))
+    verdicts = _verdicts(_planted("silu_grad_off_in_f16", _grad_off_in_float16))
     assert not verdicts[(torch.float16, "d/dx")]
     assert all(ok for key, ok in verdicts.items() if key != (torch.float16, "d/dx")), verdicts
 
