@@ -15,10 +15,9 @@ x = 3. The convention here takes the outer piece at each kink, f'(-3) = 0 and
 f'(3) = 1: both lie in the Clarke subdifferential ([-1/2, 0] and [1, 3/2]) and match
 ``torch.nn.functional.hardswish``'s backward as of torch 2.13 (checked), whose interior
 piece is the open interval. Torch 2.6 and earlier took the closed interval and returned
--1/2 and 3/2, also in the subdifferential (pytorch/pytorch issue 147801). The reference,
-x * relu6(x + 3) / 6 through autograd, gives the same values, since relu6's gradient
-is 0 at both ends of its linear piece. A NaN input passes the incoming gradient
-through, as torch's does.
+-1/2 and 3/2, also in the subdifferential (pytorch/pytorch issue 147801); so do the
+oracle's pieces through autograd. A NaN input passes the incoming gradient through, as
+torch's does.
 
 The Function saves only the input; the backward is torch ops on it, so autograd
 differentiates it again (f'' = 1/3 on the interior piece). No in-place variant: f is
