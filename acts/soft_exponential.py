@@ -8,11 +8,10 @@ Godfrey & Gashler, "A continuum among logarithmic, linear, and exponential funct
 and its potential to improve generalization in neural networks", KDIR 2015,
 arXiv:1602.01321.
 
-alpha = 0 is the smooth limit of both branches, and the gradient with respect to alpha
-there is the limit of both, 1 + x^2 / 2 (a Taylor expansion of either branch). The
-naive code divides by alpha and gives NaN there; so does ``torch.where`` over a branch
-that is evaluated, and overflows or leaves its domain, where it is not selected. Each
-branch here sees only safe inputs.
+alpha = 0 is the smooth limit of both branches, and d/dalpha there is the limit of
+both, 1 + x^2 / 2. The naive code divides by alpha and gives NaN there, as does
+``torch.where`` over a branch that overflows or leaves its domain where it is not
+selected: each branch here sees only safe inputs.
 """
 
 from __future__ import annotations
@@ -35,32 +34,27 @@ def soft_exponential(x: Tensor, alpha: Tensor | float) -> Tensor:
         return soft_exponential(x.float(), torch.as_tensor(alpha).float()).to(x.dtype)
     alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
     pos, neg = alpha > 0, alpha < 0
-    a_pos = torch.where(pos, alpha, 1.0)
-    a_neg = torch.where(neg, alpha, -1.0)
+    a_pos, a_neg = torch.where(pos, alpha, 1.0), torch.where(neg, alpha, -1.0)
     exp_branch = expm1(a_pos * torch.where(pos, x, 0.0)) / a_pos + a_pos
-    log_arg = torch.where(neg, -a_neg * (x + a_neg), 0.0)
-    log_branch = -torch.log1p(log_arg) / a_neg
+    log_branch = -torch.log1p(torch.where(neg, -a_neg * (x + a_neg), 0.0)) / a_neg
     # First order in alpha: exact value x at alpha = 0 and the true d/dalpha. Written
     # as (alpha x) x so that alpha = 0 gives 0, not 0 * inf, when x * x overflows.
-    zero_branch = x + alpha + 0.5 * (alpha * x) * x
-    zero_branch = torch.where(torch.isinf(x), x, zero_branch)
+    zero_branch = torch.where(torch.isinf(x), x, x + alpha + 0.5 * (alpha * x) * x)
     return torch.where(pos, exp_branch, torch.where(neg, log_branch, zero_branch))
 
 
 def reference(x: Tensor, alpha: Tensor | float) -> Tensor:
-    # exp(z) - 1 = 2 sinh(z / 2) exp(z / 2) and log(1 + w) = 2 atanh(w / (2 + w)), no
-    # expm1 or log1p; at alpha = 0 the limit, value x and d/dalpha 1 + x^2 / 2.
+    # Where they would cancel, exp(z) - 1 = 2 sinh(z / 2) exp(z / 2) and log(1 + w) =
+    # 2 atanh(w / (2 + w)) (elsewhere sinh(h) exp(h) overflows and atanh' cancels).
     a = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
     pos, neg = a > 0, a < 0
     a_pos, a_neg = torch.where(pos, a, 1.0), torch.where(neg, a, -1.0)
     h = a_pos * torch.where(pos, x, 0.0) / 2
     w = torch.where(neg, -a_neg * (x + a_neg), 0.0)
     zero = torch.where(x.isinf(), x, x + a * (1 + x * x / 2))
-    small = h.abs() < 0.5  # exp(z) - 1 cancels only there; sinh(h) exp(h) overflows elsewhere
-    hs = torch.where(small, h, 0.0)
+    small, near = h.abs() < 0.5, w.abs() < 0.5
+    hs, ws = torch.where(small, h, 0.0), torch.where(near, w, 0.0)
     exp_branch = torch.where(small, 2 * torch.sinh(hs) * torch.exp(hs), torch.exp(2 * h) - 1) / a_pos + a_pos
-    near = w.abs() < 0.5  # log(1 + w) cancels only there; atanh' cancels elsewhere
-    ws = torch.where(near, w, 0.0)
     log_branch = -torch.where(near, 2 * torch.atanh(ws / (2 + ws)), torch.log(1 + w)) / a_neg
     return torch.where(pos, exp_branch, torch.where(neg, log_branch, zero))
 
@@ -81,7 +75,7 @@ SPEC = register(Activation(
     formula="-log(1 - a(x + a))/a (a<0); x (a=0); (exp(a x) - 1)/a + a (a>0)",
     source="Godfrey & Gashler 2015, KDIR, arXiv:1602.01321", module=SoftExponential,
     functional=soft_exponential, reference=reference,
-    oracle="2 sinh(a x / 2) exp(a x / 2) / a + a and -2 atanh(w / (2 + w)) / a, w = -a (x + a): no expm1, no log1p",
+    oracle="exp and log, and 2 sinh(z/2) exp(z/2), 2 atanh(w / (2 + w)) where they would cancel: no expm1, no log1p",
     params=SoftExponential.params, domain=_domain,
     properties=Properties(limits=(-math.inf, math.inf), monotonic=True, parity="odd"),
 ))
