@@ -51,7 +51,7 @@ def reference(x: Tensor, alpha: Tensor | float) -> Tensor:
     a_pos, a_neg = torch.where(pos, a, 1.0), torch.where(neg, a, -1.0)
     h = a_pos * torch.where(pos, x, 0.0) / 2
     w = torch.where(neg, -a_neg * (x + a_neg), 0.0)
-    zero = torch.where(x.isinf(), x, x + a * (1 + x * x / 2))
+    zero = torch.where(x.isinf(), x, x + a + (a * x) * x / 2)
     small, near = h.abs() < 0.5, w.abs() < 0.5
     hs, ws = torch.where(small, h, 0.0), torch.where(near, w, 0.0)
     exp_branch = torch.where(small, 2 * torch.sinh(hs) * torch.exp(hs), torch.exp(2 * h) - 1) / a_pos + a_pos
