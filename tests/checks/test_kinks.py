@@ -279,5 +279,5 @@ def test_plot_draws_each_kink() -> None:
 
     r = run_check(from_spec(acts.get("hardswish")), CHECKS["kinks"], Context())
     picture = plot_kinks("hardswish", r.to_json()["details"])
-    assert picture is not None and picture.startswith("<svg") and "x=-3" in picture
+    assert picture is not None and picture.startswith("<svg") and "x = -3" in picture
     assert plot_kinks("silu", {"kinks": []}) is None

@@ -263,7 +263,6 @@ def test_step_shape_prefers_a_wide_batch() -> None:
 
 
 def test_memory_plot_draws_the_details(run: Any) -> None:
-    pytest.importorskip("matplotlib")
     from verify.report.plots.memory import plot_memory
 
     picture = plot_memory("elu", run("memory", acts.get("elu")).to_json()["details"])

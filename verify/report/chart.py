@@ -1,10 +1,10 @@
 """Small inline SVG charts: lines, markers, reference lines, shaded spans and grouped
 bars on linear or log axes, with a legend.
 
-The report draws a few hundred of these. A matplotlib figure costs a fifth of a second
-and 30 KB of SVG, with element ids (``figure_1``, ``axes_1``) that repeat in every
-figure of a page; these take a millisecond and a few KB, carry no ids at all, and draw
-only what the report needs. Every coordinate is rounded to 0.1 px.
+The report draws a few hundred of these, so each must be cheap and small: a general
+plotting library's round-trip per figure dominated the report's time and size, and its
+SVG repeats element ids (``figure_1``) across a page. These carry no ids at all, draw
+only what the report needs, and round every coordinate to 0.1 px.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The HTML report: a renderer over the results JSON (and the benchmark JSON).
 
-It never runs a check. One self-contained file: inline SVG plots drawn by matplotlib,
+It never runs a check. One self-contained file: inline SVG charts (verify.report.chart),
 inline CSS, no script from the network; written atomically.
 """
 
