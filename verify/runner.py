@@ -633,8 +633,9 @@ def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], cle
         out_of_memory = _out_of_memory(result)
         if out_of_memory:
             limit = f"{memory_limit_bytes / 2**30:.3g} GiB" if memory_limit_bytes else "the machine's"
-            result = replace(result, summary=f"out of memory: past the worker's limit of {limit} (--memory-limit): "
-                                             f"{result.summary}")
+            result = replace(result, status=Status.ERROR,
+                             summary=f"out of memory: past the worker's limit of {limit} (--memory-limit): "
+                                     f"{result.summary}")
         conn.send(("result", result.to_json()))
         if result.status is Status.ERROR and "ran past its" in result.summary:
             conn.send(("end", {}, f"not run: the subject ran past its limit in {cid}", False))
@@ -646,14 +647,29 @@ def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], cle
     clean.restore()
     info = subject_info(subject, job.limit_s)
     capture.take()
-    retire = torch.is_inference_mode_enabled()  # left on by a subject, it cannot be turned off here
+    # A worker is not trusted with another subject when this one left inference mode on
+    # (it cannot be turned off from here) or kept half the memory limit (a cache that
+    # never lets go would shrink the next subject's limit).
+    retire = torch.is_inference_mode_enabled() or bool(memory_limit_bytes and _data_bytes() > memory_limit_bytes / 2)
     conn.send(("end", SubjectResult(subject.name, subject.target, (), info).to_json()["info"], None, retire))
     return retire
 
 
 def _out_of_memory(result: CheckResult) -> bool:
-    return result.status is Status.ERROR and ("MemoryError" in result.summary
-                                              or "can't allocate memory" in result.summary)
+    """An allocation refused, whether the check called it an error or a failure."""
+    return not result.ok and ("MemoryError" in result.summary or "can't allocate memory" in result.summary)
+
+
+def _data_bytes() -> int:
+    """The memory RLIMIT_DATA counts for this process (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _die_with_parent() -> None:
