@@ -241,7 +241,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if junit_path:
             R.write_junit(results, junit_path)
 
-    results, stopped = gate(args, ctx, lambda done: write(done, complete=False))
+    results, stopped = gate(args, ctx, _throttled(lambda done: write(done, complete=False)))
     with _signals_held():
         write(results, complete=stopped is None, stopped_by=stopped.name if stopped else None)
         print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout, flush=True)
@@ -293,6 +293,22 @@ def gate(args: argparse.Namespace, ctx: Any,
             stopped = signal.Signals(getattr(exc, "signum", signal.SIGINT))
             pool.close(kill=True)
     return [done[k] for k in sorted(done)], stopped
+
+
+def _throttled(write: Callable[[list[SubjectResult]], None]) -> Callable[[list[SubjectResult]], None]:
+    """``write`` as each subject finishes, skipped while the last write's cost is more
+    than a tenth of the time since: a small run is written after every subject, the
+    registry's 4 MB of results about once a second."""
+    next_at = 0.0
+
+    def maybe(done: list[SubjectResult]) -> None:
+        nonlocal next_at
+        start = time.monotonic()
+        if start >= next_at:
+            write(done)
+            next_at = start + 10 * (time.monotonic() - start)
+
+    return maybe
 
 
 class _signals_held:
@@ -408,8 +424,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         for path in files.values():
             path.unlink(missing_ok=True)
         started = time.time()
-        results, stopped = gate(args, ctx, lambda done: R.write_json(R.payload(done, ctx, started, False),
-                                                                      files["results.json"]))
+        results, stopped = gate(args, ctx, _throttled(lambda done: R.write_json(R.payload(done, ctx, started, False),
+                                                                                 files["results.json"])))
         if stopped is not None:
             with _signals_held():
                 R.write_json(R.payload(results, ctx, started, False, stopped.name), files["results.json"])
@@ -426,8 +442,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             from verify.targets import resolve
 
             log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-            bench = run_bench([resolve(s.target, args.init) for s in results if s.checks],
-                              bench_config(args, ctx.device), log)
+            # Benchmarks run in this process: a subject with an error (it may have exited,
+            # crashed or hung its worker) is left out of them.
+            benched = [s for s in results if not any(c.status is Status.ERROR for c in s.checks)]
+            bench = run_bench([resolve(s.target, args.init) for s in benched], bench_config(args, ctx.device), log)
             R.write_json(bench, files["bench.json"])
             data["bench"] = bench
             R.write_json(data, files["results.json"])
