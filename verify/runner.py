@@ -37,6 +37,7 @@ from verify.errors import TargetError
 from verify.profiles import ONLY_IN
 from verify.results import CheckResult, Status, SubjectResult
 from verify.subject import ShapeError, Subject
+from verify.targets import resolve
 
 # Per-check wall-clock limit in seconds, by profile.
 CHECK_TIMEOUT_S = {"quick": 60.0, "ci": 120.0, "thorough": 600.0}
@@ -121,14 +122,22 @@ class TorchState:
         )
 
     def restore(self) -> None:
-        """Set torch back to this state. Inference mode cannot be left without the
-        guard that entered it: the caller retires a process left in it."""
+        """Set torch back to this state, touching only what differs (the first call of
+        ``use_deterministic_algorithms`` imports for a second). Inference mode cannot be
+        left without the guard that entered it: the caller retires a process left in it."""
+        now = TorchState.now()
+        if now == self:
+            return
         torch.set_grad_enabled(self.grad)
-        torch.autograd.set_detect_anomaly(self.anomaly, self.anomaly_nan)
-        torch.use_deterministic_algorithms(self.deterministic, warn_only=self.deterministic_warn_only)
+        if (now.anomaly, now.anomaly_nan) != (self.anomaly, self.anomaly_nan):
+            torch.autograd.set_detect_anomaly(self.anomaly, self.anomaly_nan)
+        if (now.deterministic, now.deterministic_warn_only) != (self.deterministic, self.deterministic_warn_only):
+            torch.use_deterministic_algorithms(self.deterministic, warn_only=self.deterministic_warn_only)
         torch.set_default_dtype(self.default_dtype)
-        torch.set_default_device(None if self.default_device == "cpu" else self.default_device)
-        torch.set_num_threads(self.threads)
+        if now.default_device != self.default_device:
+            torch.set_default_device(None if self.default_device == "cpu" else self.default_device)
+        if now.threads != self.threads:
+            torch.set_num_threads(self.threads)
         torch.set_float32_matmul_precision(self.matmul_precision)
         torch.set_autocast_enabled("cpu", self.autocast_cpu)
 
@@ -328,10 +337,9 @@ class Pool:
     GRACE_S = 1.0
 
     def __init__(self, jobs: int, memory_limit_bytes: int | None = None) -> None:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        self._mp = multiprocessing.get_context(method)
-        if method == "forkserver":  # a new worker forks from a process that has torch imported
-            self._mp.set_forkserver_preload(["verify.runner", "verify.targets"])
+        self._mp = multiprocessing.get_context(_start_method())
+        if self._mp.get_start_method() == "forkserver":
+            self._mp.set_forkserver_preload(["verify.runner"])
         self.jobs = jobs
         self.memory_limit_bytes = memory_limit_bytes
         self._workers: list[_Worker] = []
@@ -390,6 +398,18 @@ class Pool:
             self._workers.append(w)
             return w
         return None
+
+
+def _start_method() -> str:
+    """How a worker starts. Forking this process costs milliseconds (torch and the checks
+    are imported already; a second import costs a CPU-second or two); it is safe while
+    this process has one thread, and the workers run torch on one thread, so no OpenMP
+    pool crosses the fork. Otherwise a fork server (a clean process with torch imported)
+    forks them; where there is no fork, they are spawned."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 class _Task:
@@ -564,6 +584,7 @@ def _exit_reason(code: int | None) -> str:
 def _serve(conn: Connection, memory_limit_bytes: int | None, threads: int) -> None:
     """A worker's life: take jobs from the parent until it sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the user's Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker has the CLI's handler
     _die_with_parent()
     if memory_limit_bytes:
         import resource
@@ -571,8 +592,6 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, threads: int) -> No
         # RLIMIT_DATA counts the anonymous memory torch's allocator maps, so a runaway
         # allocation fails as an exception in the check that made it.
         resource.setrlimit(resource.RLIMIT_DATA, (memory_limit_bytes, memory_limit_bytes))
-    import verify.targets  # noqa: F401  (before the clock starts: acts' import is no subject's time)
-
     torch.set_num_threads(threads)
     clean = TorchState.now()
     capture = _Capture()
@@ -596,8 +615,6 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, threads: int) -> No
 
 def _resolve(cache: dict[str, Subject], target: str, init: dict[str, Any] | None,
              limit_s: float) -> tuple[str, str]:
-    from verify.targets import resolve
-
     key = json.dumps([target, init], sort_keys=True)
     try:
         with time_limit(limit_s), isolated_state([]):
