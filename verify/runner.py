@@ -393,8 +393,7 @@ class Pool:
             if w.task is None:
                 return w
         if len(self._workers) < self.jobs:
-            threads = max(1, (os.cpu_count() or 1) // self.jobs)
-            w = _Worker(self._mp, self.memory_limit_bytes, threads)
+            w = _Worker(self._mp, self.memory_limit_bytes)
             self._workers.append(w)
             return w
         return None
@@ -402,10 +401,10 @@ class Pool:
 
 def _start_method() -> str:
     """How a worker starts. Forking this process costs milliseconds (torch and the checks
-    are imported already; a second import costs a CPU-second or two); it is safe while
-    this process has one thread, and the workers run torch on one thread, so no OpenMP
-    pool crosses the fork. Otherwise a fork server (a clean process with torch imported)
-    forks them; where there is no fork, they are spawned."""
+    are imported already; a second import costs a CPU-second or two). It is safe while
+    this process has one thread, and the workers run torch on one thread, so they never
+    use an OpenMP pool this process may have started. Otherwise a fork server (a clean
+    process with torch imported) forks them; where there is no fork, they are spawned."""
     methods = multiprocessing.get_all_start_methods()
     if sys.platform.startswith("linux") and threading.active_count() == 1:
         return "fork"
@@ -512,9 +511,9 @@ class _Subject(_Task):
 class _Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, mp: Any, memory_limit_bytes: int | None, threads: int) -> None:
+    def __init__(self, mp: Any, memory_limit_bytes: int | None) -> None:
         self.conn, child = mp.Pipe()
-        self.process = mp.Process(target=_serve, args=(child, memory_limit_bytes, threads), daemon=True)
+        self.process = mp.Process(target=_serve, args=(child, memory_limit_bytes), daemon=True)
         self.process.start()
         child.close()
         self.task: _Task | None = None
@@ -581,7 +580,7 @@ def _exit_reason(code: int | None) -> str:
 
 
 # -- inside a worker -------------------------------------------------------------------
-def _serve(conn: Connection, memory_limit_bytes: int | None, threads: int) -> None:
+def _serve(conn: Connection, memory_limit_bytes: int | None) -> None:
     """A worker's life: take jobs from the parent until it sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the user's Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker has the CLI's handler
@@ -592,7 +591,9 @@ def _serve(conn: Connection, memory_limit_bytes: int | None, threads: int) -> No
         # RLIMIT_DATA counts the anonymous memory torch's allocator maps, so a runaway
         # allocation fails as an exception in the check that made it.
         resource.setrlimit(resource.RLIMIT_DATA, (memory_limit_bytes, memory_limit_bytes))
-    torch.set_num_threads(threads)
+    # One torch thread: every check runs on one (verify.checks.base.one_thread), --jobs is
+    # how the gate uses cores, and no OpenMP pool is started in a forked process.
+    torch.set_num_threads(1)
     clean = TorchState.now()
     capture = _Capture()
     subjects: dict[str, Subject] = {}
