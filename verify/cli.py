@@ -265,6 +265,8 @@ def gate(args: argparse.Namespace, ctx: Any,
     from verify.runner import Job, Pool, default_memory_limit, error_subject, select_checks, time_limit_s
 
     checks = select_checks(args.only, args.skip, ctx.profile)
+    if not checks:  # a gate that ran nothing has passed nothing
+        raise UsageError("no check left to run after --only and --skip")
     targets = args.targets or acts.names()
     if args.init and len(targets) != 1:
         raise UsageError("--init applies to a single class target")
