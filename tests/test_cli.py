@@ -138,7 +138,7 @@ def test_a_zoo_is_judged_subject_by_subject(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stdout + r.stderr
     by = {s["name"]: {c["id"]: c for c in s["checks"]} for s in json.loads(out.read_text())["subjects"]}
     assert list(by) == names
-    assert by["WhereSoftplus"]["stability"]["status"] == "fail"
+    assert by["WhereSoftplus"]["stability"]["status"] == "fail", by["WhereSoftplus"]
     assert "gradient" in by["WhereSoftplus"]["stability"]["summary"]
     assert by["WhereSoftplus"]["gradcheck"]["status"] == "pass"
     assert {c["status"] for c in by["Stochastic"].values()} == {"pass"}

@@ -1,30 +1,35 @@
 """The command line: ``python -m verify {list,check,bench,report}``.
 
-Exit codes (DESIGN.md): 0 every check passed (skips allowed), 1 a check failed or
-errored, 2 bad usage or a target that cannot be resolved. A user's mistake is one line
-on stderr, never a traceback; results gathered before an interruption are written.
+Exit codes (DESIGN.md): 0 every check ran and passed (skips allowed), 1 a check failed
+or errored, 2 bad usage or a target that cannot be resolved, 130 stopped by Ctrl-C (SIGINT)
+and 143 by SIGTERM, with what finished written. A user's mistake is one line on stderr,
+never a traceback. Every subject runs in a worker process (verify.runner.Pool): nothing a
+subject does reaches this process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from verify.results import Status, SubjectResult, printable
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
+MARK = {Status.PASS: "pass", Status.FAIL: "FAIL", Status.SKIP: "skip", Status.ERROR: "ERROR"}
 
 class UsageError(Exception):
     pass
@@ -36,20 +41,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m verify", description="Verify PyTorch activation functions.")
+    p = _Parser(prog="python -m verify", description="Verify PyTorch activation functions.",
+                epilog="An output file's missing parent folders are created.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ls = sub.add_parser("list", help="list the registered activations")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    ck = sub.add_parser("check", help="run the checks (the CI gate)")
+    ck = sub.add_parser("check", help="run the checks (the CI gate)",
+                        epilog="Exit 0: every check ran and passed (skips allowed); 1: a check failed or errored; "
+                               "2: bad usage; 130 (Ctrl-C) or 143 (SIGTERM): stopped, with what finished written. "
+                               "An output file's missing parent folders are created.")
     _add_run_options(ck)
-    ck.add_argument("--json", metavar="FILE", help="write the results JSON here")
-    ck.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    ck.add_argument("--json", metavar="FILE",
+                    help="write the results JSON here (rewritten as each subject finishes; missing folders are created)")
+    ck.add_argument("--junit", metavar="FILE",
+                    help="write JUnit XML here (rewritten as each subject finishes; missing folders are created)")
 
     bp = sub.add_parser("bench", help="time the activations against built-ins, torch.compile and the bandwidth")
     bp.add_argument("targets", nargs="*", metavar="TARGET")
-    bp.add_argument("--json", metavar="FILE", help="write the benchmark JSON here")
+    bp.add_argument("--json", metavar="FILE", help="write the benchmark JSON here (missing folders are created)")
     bp.add_argument("--sizes", type=_ids, help="element counts, e.g. 2^10,2^24 (default 2^10,2^14,2^18,2^22)")
     bp.add_argument("--dtypes", type=_ids, help="default float32,bfloat16")
     bp.add_argument("--variants", type=_ids, help="eager,compiled,builtin,naive (default all)")
@@ -60,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="run the checks and write a self-contained HTML report")
     _add_run_options(rp)
-    rp.add_argument("--out", default="reports", metavar="DIR", help="where index.html and results.json go")
+    rp.add_argument("--out", default="reports", metavar="DIR",
+                    help="where index.html and results.json go (created if missing)")
     rp.add_argument("--no-bench", action="store_true", help="leave out the throughput benchmarks")
     rp.add_argument("--quick-bench", dest="quick", action="store_true", help="benchmarks in bench's --quick mode")
     rp.add_argument("--from", dest="from_json", metavar="FILE", help="re-render a results JSON without re-running")
@@ -80,7 +92,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=["quick", "ci", "thorough"], default="ci")
     p.add_argument("--init", type=_json_object, default=None,
                    help="JSON keyword arguments for an nn.Module class target, e.g. '{\"alpha\": 0.5}'")
-    p.add_argument("--timeout", type=float, default=None, help="seconds one check may run (default by profile)")
+    p.add_argument("--timeout", type=_seconds, default=None,
+                   help="seconds one check may run (default by profile: quick 60, ci 120, thorough 600)")
+    p.add_argument("--memory-limit", type=_bytes, default=None, metavar="SIZE",
+                   help="memory one worker process may take, e.g. 4G or 512M (default: half the machine's "
+                        "memory shared among the workers, at least 1G each); past it the check is an error")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
@@ -98,9 +114,50 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, not {text}")
+    return value
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _bytes(text: str) -> int:
+    number, unit = text.strip().upper().removesuffix("B").removesuffix("I"), ""
+    if number[-1:] in _UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4G, 512M)") from None
+    if not (math.isfinite(value) and value >= 1 << 20):
+        raise argparse.ArgumentTypeError(f"must be at least 1M, not {text}")
+    return int(value)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run stops and writes what finished."""
+
+    signum = signal.SIGTERM
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from verify.errors import TargetError
 
+    for stream in (sys.stdout, sys.stderr):  # a name the terminal cannot encode is spelled out, not a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         args = build_parser().parse_args(argv)
         if args.command == "list":
@@ -113,11 +170,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_bench(args)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, TargetError) as exc:
-        print(f"verify: error: {exc}", file=sys.stderr)
+        print(f"verify: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("verify: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"verify: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 # -- list -----------------------------------------------------------------------
@@ -153,23 +220,135 @@ def _context(args: argparse.Namespace) -> Any:
     unknown = [n for n in names if n not in DTYPES]
     if unknown:
         raise UsageError(f"unknown dtype(s) {unknown}; choose from {', '.join(DTYPES)}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     return Context(device=device, dtypes=tuple(DTYPES[n] for n in names), profile=args.profile)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from verify import report_io
+    from verify import results as R
 
     ctx = _context(args)
-    subjects, checks = _prepare(args, ctx)
+    json_path = _output(args.json, "--json")
+    junit_path = _output(args.junit, "--junit")
+    if json_path and json_path == junit_path:
+        raise UsageError("--json and --junit name the same file")
     started = time.time()
-    results = run_all(subjects, checks, ctx, args)
-    payload = report_io.payload(results, ctx, started)
-    if args.json:
-        report_io.write_json(payload, args.json)
-    if args.junit:
-        report_io.write_junit(results, args.junit)
-    print(report_io.summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
+
+    def write(results: list[SubjectResult], complete: bool, stopped_by: str | None = None) -> None:
+        if json_path:
+            R.write_json(R.payload(results, ctx, started, complete, stopped_by), json_path)
+        if junit_path:
+            R.write_junit(results, junit_path)
+
+    results, stopped = gate(args, ctx, _throttled(lambda done: write(done, complete=False)))
+    with _signals_held():
+        write(results, complete=stopped is None, stopped_by=stopped.name if stopped else None)
+        print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout, flush=True)
+        return _verdict(results, stopped, [str(p) for p in (json_path, junit_path) if p])
+
+
+def _verdict(results: list[SubjectResult], stopped: signal.Signals | None, written: list[str]) -> int:
+    if stopped is not None:
+        where = f"; what finished is in {', '.join(written)}" if written else ""
+        print(f"verify: stopped by {stopped.name} after {len(results)} subject(s){where}", file=sys.stderr)
+        return 128 + stopped
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def gate(args: argparse.Namespace, ctx: Any,
+         on_partial: Callable[[list[SubjectResult]], None]) -> tuple[list[SubjectResult], signal.Signals | None]:
+    """Check every target (every registered activation by default) in worker processes.
+    Returns the finished subjects in target order and the signal that stopped the run,
+    if one did; ``on_partial`` gets the finished ones each time one more finishes."""
+    import acts
+    from verify.runner import Job, Pool, default_memory_limit, error_subject, select_checks, time_limit_s
+
+    checks = select_checks(args.only, args.skip, ctx.profile)
+    if not checks:  # a gate that ran nothing has passed nothing
+        raise UsageError("no check left to run after --only and --skip")
+    targets = args.targets or acts.names()
+    if args.init and len(targets) != 1:
+        raise UsageError("--init applies to a single class target")
+    jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(targets)))
+    memory = args.memory_limit if args.memory_limit is not None else default_memory_limit(jobs)
+    progress = _Progress(len(targets), quiet=args.quiet)
+    done: dict[int, SubjectResult] = {}
+
+    def finished(i: int, result: SubjectResult) -> None:
+        done[i] = result
+        progress.subject(result)
+        on_partial([done[k] for k in sorted(done)])
+
+    stopped = None
+    with Pool(jobs, memory) as pool:
+        try:
+            names = pool.resolve(targets, args.init, time_limit_s(ctx, args.timeout))
+            work = []
+            for i, (target, name) in enumerate(zip(targets, names, strict=True)):
+                if isinstance(name, SubjectResult):  # its loading exited, died or hung
+                    finished(i, error_subject(name.name, target, checks, name.info["error"]))
+                else:
+                    work.append(Job(i, name, target, tuple(c.id for c in checks), ctx, args.init, args.timeout))
+            pool.run(work, finished)
+        except KeyboardInterrupt as exc:
+            stopped = signal.Signals(getattr(exc, "signum", signal.SIGINT))
+            pool.close(kill=True)
+    return [done[k] for k in sorted(done)], stopped
+
+
+def _throttled(write: Callable[[list[SubjectResult]], None]) -> Callable[[list[SubjectResult]], None]:
+    """``write`` as each subject finishes, skipped while the last write's cost is more
+    than a tenth of the time since: a small run is written after every subject, the
+    registry's 4 MB of results about once a second."""
+    next_at = 0.0
+
+    def maybe(done: list[SubjectResult]) -> None:
+        nonlocal next_at
+        start = time.monotonic()
+        if start >= next_at:
+            write(done)
+            next_at = start + 10 * (time.monotonic() - start)
+
+    return maybe
+
+
+class _signals_held:
+    """Ctrl-C and SIGTERM wait while the results of a stopped run are written."""
+
+    def __enter__(self) -> None:
+        self.previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)} \
+            if _main_thread() else {}
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+def _output(path: str | None, flag: str) -> Path | None:
+    """An output file, checked before any work: not a folder, and in a folder this
+    process can write to (missing folders are made)."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder, not a file")
+    _folder(out.parent, flag, path)
+    return out
+
+
+def _folder(folder: Path, flag: str, path: str) -> None:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: {existing} is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot make the folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: cannot write in {folder}")
 
 
 def bench_config(args: argparse.Namespace, device: str) -> Any:
@@ -208,150 +387,114 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is visible")
     cfg = bench_config(args, device)
+    json_path = _output(args.json, "--json")
     subjects = [resolve(t, args.init) for t in (args.targets or acts.names())]
     log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     data = run_bench(subjects, cfg, log)
-    if args.json:
-        write_atomic(args.json, json.dumps(data, indent=1) + "\n")
+    if json_path:
+        write_atomic(json_path, json.dumps(data, indent=1) + "\n")
     print(summary(data, dtype=str(cfg.dtypes[0]).removeprefix("torch.")))
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from verify import report_io
+    """The checks' results, then the benchmarks, then the page. results.json and
+    index.html are a pair: the page is rendered from the results just written, and a
+    run first removes the pair it replaces (with bench.json), so a run stopped half way
+    never leaves a page that disagrees with the results beside it."""
+    from verify import results as R
     from verify.report import write_report
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: is a file, not a folder")
+    _folder(out, "--out", args.out)
+    files = {name: out / name for name in ("results.json", "index.html", "bench.json")}
+    for name, path in files.items():
+        if path.is_dir():
+            raise UsageError(f"--out {args.out}: {name} there is a folder")
     if args.from_json:
         try:
-            data, results = report_io.load_json(args.from_json)
+            data, results = R.load_json(args.from_json)
             bench_json = Path(args.from_json).with_name("bench.json")
             if "bench" not in data and bench_json.is_file():
                 data["bench"] = json.loads(bench_json.read_text())
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read results from {args.from_json}: {exc}") from None
     else:
         ctx = _context(args)
-        subjects, checks = _prepare(args, ctx)
+        for path in files.values():
+            path.unlink(missing_ok=True)
         started = time.time()
-        results = run_all(subjects, checks, ctx, args)
-        data = report_io.payload(results, ctx, started)
+        results, stopped = gate(args, ctx, _throttled(lambda done: R.write_json(R.payload(done, ctx, started, False),
+                                                                                 files["results.json"])))
+        if stopped is not None:
+            with _signals_held():
+                R.write_json(R.payload(results, ctx, started, False, stopped.name), files["results.json"])
+                print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout, flush=True)
+                print("verify: index.html not written: the run was stopped (render what finished with "
+                      f"report --from {files['results.json']})", file=sys.stderr)
+                return _verdict(results, stopped, [str(files["results.json"])])
+        data = R.payload(results, ctx, started)
         # The results first: a renderer that fails loses nothing already computed.
-        report_io.write_json(data, str(out / "results.json"))
-        print(report_io.summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
+        R.write_json(data, files["results.json"])
+        print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
         if not args.no_bench:
             from verify.bench import run_bench
             from verify.targets import resolve
 
             log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-            bench = run_bench([resolve(t, args.init) for _, t in subjects], bench_config(args, ctx.device), log)
-            report_io.write_json(bench, str(out / "bench.json"))
+            # Benchmarks run in this process: a subject with an error (it may have exited,
+            # crashed or hung its worker) is left out of them.
+            benched = [s for s in results if not any(c.status is Status.ERROR for c in s.checks)]
+            bench = run_bench([resolve(s.target, args.init) for s in benched], bench_config(args, ctx.device), log)
+            R.write_json(bench, files["bench.json"])
             data["bench"] = bench
-            report_io.write_json(data, str(out / "results.json"))
+            R.write_json(data, files["results.json"])
     path = write_report(data, out)
     print(f"report written to {path}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
-def _prepare(args: argparse.Namespace, ctx: Any) -> tuple[list[tuple[str, str]], list[Any]]:
-    """Resolve every target up front (a bad one is exit 2 before any work) and pick
-    the checks. Returns (name, target) pairs: workers re-resolve by target."""
-    import acts
-    from verify.runner import select_checks
-    from verify.targets import resolve
-
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    checks = select_checks(args.only, args.skip, ctx.profile)
-    targets = args.targets or acts.names()
-    if args.init and len(targets) != 1:
-        raise UsageError("--init applies to a single class target")
-    pairs = []
-    for t in targets:
-        subject = resolve(t, args.init)
-        pairs.append((subject.name, t))
-    if args.jobs is None:
-        args.jobs = max(1, min(os.cpu_count() or 1, len(pairs)))
-    return pairs, checks
-
-
-def run_all(pairs: list[tuple[str, str]], checks: list[Any], ctx: Any, args: argparse.Namespace) -> list[Any]:
-    """Run every subject, in this process or in ``--jobs`` workers. A subject whose
-    worker dies is retried alone, then reported as an error; the others are kept."""
-    from verify.runner import error_subject
-
-    progress = _Progress(len(pairs), quiet=args.quiet)
-    done: dict[int, Any] = {}
-    work = [(i, name, target) for i, (name, target) in enumerate(pairs)]
-    try:
-        if args.jobs == 1:
-            for i, _, target in work:
-                done[i] = _run_one(target, args.init, [c.id for c in checks], ctx, args.timeout)
-                progress.subject(done[i])
-        else:
-            suspects = _run_pool(work, checks, ctx, args, done, progress, args.jobs)
-            for item in suspects:  # alone, so a crash names its culprit
-                if _run_pool([item], checks, ctx, args, done, progress, 1):
-                    i, name, target = item
-                    done[i] = error_subject(name, target, checks, "the worker process died while checking it")
-                    progress.subject(done[i])
-    except KeyboardInterrupt:
-        print("verify: interrupted; writing the results gathered so far", file=sys.stderr)
-    return [done[i] for i in sorted(done)]
-
-
-def _run_pool(work: list[tuple[int, str, str]], checks: list[Any], ctx: Any, args: argparse.Namespace,
-              done: dict[int, Any], progress: _Progress, jobs: int) -> list[tuple[int, str, str]]:
-    import multiprocessing
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    suspects = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        futures = {pool.submit(_run_one_json, target, args.init, [c.id for c in checks], _ctx_json(ctx), args.timeout):
-                   (i, name, target) for i, name, target in work}
-        for fut in as_completed(futures):
-            i, name, target = futures[fut]
-            try:
-                from verify.results import SubjectResult
-
-                done[i] = SubjectResult.from_json(fut.result())
-                progress.subject(done[i])
-            except BrokenProcessPool:
-                suspects.append((i, name, target))
-    return suspects
-
-
-def _ctx_json(ctx: Any) -> dict[str, Any]:
-    return {"device": ctx.device, "dtypes": [str(d).removeprefix("torch.") for d in ctx.dtypes], "profile": ctx.profile}
-
-
-def _run_one_json(target: str, init: dict | None, check_ids: list[str], ctx: dict[str, Any],
-                  timeout: float | None) -> dict[str, Any]:
-    from verify.checks import Context
-
-    context = Context(device=ctx["device"], dtypes=tuple(DTYPES[d] for d in ctx["dtypes"]), profile=ctx["profile"])
-    return _run_one(target, init, check_ids, context, timeout).to_json()
-
-
-def _run_one(target: str, init: dict | None, check_ids: list[str], ctx: Any, timeout: float | None) -> Any:
-    from verify.checks import CHECKS
-    from verify.runner import error_subject, run_subject
-    from verify.targets import resolve
-
-    checks = [CHECKS[c] for c in check_ids]
-    try:
-        subject = resolve(target, init)
-    except Exception as exc:  # resolved once already; a second failure is the subject's
-        return error_subject(target, target, checks, f"cannot load the subject: {exc}")
-    return run_subject(subject, checks, ctx, timeout_s=timeout)
+# -- the terminal ------------------------------------------------------------------
+def summary_table(results: Sequence[SubjectResult]) -> str:
+    """One row per subject, then every failure, error and finding on its own line.
+    A subject's text is shown, never obeyed (see verify.results.printable)."""
+    lines = []
+    width = max([len(printable(r.name)) for r in results] + [7])
+    totals = dict.fromkeys(Status, 0)
+    lines.append(f"{'subject':<{width}}  pass  fail  error  skip")
+    for r in results:
+        counts = dict.fromkeys(Status, 0)
+        for c in r.checks:
+            counts[c.status] += 1
+            totals[c.status] += 1
+        lines.append(f"{printable(r.name):<{width}}  {counts[Status.PASS]:>4}  {counts[Status.FAIL]:>4}  "
+                     f"{counts[Status.ERROR]:>5}  {counts[Status.SKIP]:>4}")
+    problems = [(r, c) for r in results for c in r.checks if c.status in (Status.FAIL, Status.ERROR)]
+    if problems:
+        lines.append("")
+        for r, c in problems:
+            lines.append(f"{MARK[c.status]} {printable(r.name)} [{c.id}]: {printable(c.summary)}")
+            if c.repro:
+                lines.append(f"     reproduce: {printable(c.repro)}")
+    findings = [(r, c, f) for r in results for c in r.checks for f in c.findings]
+    if findings:
+        lines.append("")
+        for r, c, f in findings:
+            lines.append(f"finding {printable(r.name)} [{c.id}]: {printable(f)}")
+    lines.append("")
+    verdict = "PASSED" if totals[Status.FAIL] == totals[Status.ERROR] == 0 else "FAILED"
+    lines.append(f"{verdict}: {len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
+                 f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")
+    return "\n".join(lines)
 
 
 class _Progress:
     def __init__(self, total: int, quiet: bool) -> None:
         self.total, self.quiet, self.count, self.start = total, quiet, 0, time.perf_counter()
 
-    def subject(self, result: Any) -> None:
+    def subject(self, result: SubjectResult) -> None:
         self.count += 1
         if self.quiet:
             return
@@ -363,6 +506,6 @@ class _Progress:
         tail = f"  failing: {', '.join(bad)}" if bad else ""
         width = len(str(self.total))
         elapsed = time.perf_counter() - self.start
-        print(f"[{self.count:>{width}}/{self.total}] {mark} {result.name:<22} "
+        print(f"[{self.count:>{width}}/{self.total}] {mark} {printable(result.name):<22} "
               f"{' '.join(f'{k} {v}' for k, v in sorted(counts.items()))}  ({elapsed:.1f} s){tail}",
               file=sys.stderr, flush=True)
