@@ -52,7 +52,16 @@ class Subject:
         inplace: bool = False,
     ) -> Fn:
         """A fresh activation in ``dtype`` on ``device``; modules in eval mode (the
-        checks judge the function, not a stochastic training mode)."""
+        checks judge the function, not a stochastic training mode). A subject that
+        always works in place (:attr:`always_inplace`) is called on a fresh copy of its
+        input unless ``inplace`` asks for its own in-place form."""
+        fn = self._build(dtype, device, params, inplace)
+        if not inplace and self.always_inplace:
+            return on_a_copy(fn)
+        return fn
+
+    def _build(self, dtype: torch.dtype, device: str | torch.device, params: dict[str, float] | None,
+               inplace: bool) -> Fn:
         if self.spec is not None:
             values = {**self.spec.defaults(), **(params or {})}
             module = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
@@ -66,10 +75,10 @@ class Subject:
                     if isinstance(p, torch.Tensor):
                         p.fill_(value)
             return fn
-        elif inplace:
-            if self.inplace_factory is None:
-                raise ValueError(f"{self.name} has no in-place variant")
+        elif inplace and self.inplace_factory is not None:
             fn = self.inplace_factory()
+        elif inplace and not self.always_inplace:
+            raise ValueError(f"{self.name} has no in-place variant")
         else:
             fn = self.factory()
         if isinstance(fn, nn.Module):
@@ -84,7 +93,48 @@ class Subject:
 
     @property
     def has_inplace(self) -> bool:
-        return self.inplace_factory is not None
+        """Whether there is an in-place form to check: a variant the subject offers and
+        does not decline, or the subject itself when it always works in place."""
+        return (self.inplace_factory is not None and self.inplace_declined is None) or self.always_inplace
+
+    @cached_property
+    def always_inplace(self) -> bool:
+        """Whether the subject, with no in-place variant to choose, writes into its
+        input under autograd: a Function that overwrites its input and marks it dirty
+        (``ctx.mark_dirty``) returns that very tensor, with its version bumped. One that
+        writes without marking it returns a view instead, and stays a mutation bug, as
+        does a plain function that calls an in-place op (``x.relu_()``) with no flag to
+        say it means to."""
+        if self.spec is not None or self.inplace_factory is not None:
+            return False
+        try:
+            fn = self._build(torch.float64, "cpu", None, False)
+            leaf = _probe_values(self.base_shape).requires_grad_()
+            x = leaf.clone()
+            version = x._version
+            y = fn(x)
+        except Exception:  # the subject decides what it accepts; other checks say why
+            return False
+        marked_by_a_function = getattr(getattr(y, "grad_fn", None), "_forward_cls", None) is not None
+        return y is x and x._version != version and marked_by_a_function
+
+    @cached_property
+    def inplace_declined(self) -> str | None:
+        """Why the subject declines its in-place variant: the message of the
+        ``NotImplementedError`` it raises when built or called in place (a base class
+        that takes ``inplace=True`` from every activation of a zoo and refuses it where
+        there is no in-place form), or None."""
+        if self.inplace_factory is None:
+            return None
+        try:
+            fn = self.inplace_factory()
+            with torch.no_grad():
+                fn(_probe_values(self.base_shape))
+        except NotImplementedError as exc:
+            return str(exc).strip() or type(exc).__name__
+        except Exception:  # any other failure is the inplace check's to judge
+            return None
+        return None
 
     @property
     def kind(self) -> str:
@@ -113,8 +163,8 @@ class Subject:
         errors = []
         for shape in candidates:
             try:
-                fn = self.instance(torch.float64)
-                x = torch.linspace(-2, 2, int(torch.Size(shape).numel()), dtype=torch.float64).reshape(shape)
+                fn = self._build(torch.float64, "cpu", None, False)
+                x = _probe_values(shape)
                 y = fn(x)
             except Exception as exc:  # the subject decides what it accepts
                 errors.append(f"{shape}: {type(exc).__name__}: {exc}")
@@ -207,6 +257,10 @@ class Subject:
 
     def info(self) -> dict[str, Any]:
         d: dict[str, Any] = {"origin": self.origin, "kind": self.kind, "inplace": self.has_inplace}
+        if self.always_inplace:
+            d["always_inplace"] = True
+        if self.inplace_declined is not None:
+            d["inplace_declined"] = self.inplace_declined
         if self.spec is not None:
             d["spec"] = self.spec.to_json()
         try:
@@ -226,6 +280,26 @@ class Subject:
 
 class ShapeError(Exception):
     """The subject accepts none of the input layouts the checks know."""
+
+
+def _probe_values(shape: tuple[int, ...]) -> Tensor:
+    """Evenly spaced float64 values in [-2, 2] of ``shape``: a first call on a subject."""
+    return torch.linspace(-2, 2, int(torch.Size(shape).numel()), dtype=torch.float64).reshape(shape)
+
+
+def on_a_copy(fn: Fn) -> Fn:
+    """``fn`` called on a fresh copy of its input: the out-of-place form of a subject
+    that always writes into its input. Autograd tracks the copy back to the caller's
+    tensor, so gradients (first and second order, forward mode) reach a leaf; a module
+    stays the same module (its parameters keep their names), with a pre-hook."""
+    if isinstance(fn, nn.Module):
+        fn.register_forward_pre_hook(lambda _module, args: (args[0].clone(), *args[1:]))
+        return fn
+
+    def copying(x: Tensor) -> Tensor:
+        return fn(x.clone())
+
+    return copying
 
 
 def _overrides(cls: type, name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import zoo
 from _subjects import MidpointReLU
 from torch import Tensor, nn
 
@@ -69,3 +70,14 @@ def test_exception_inside_subject_is_an_error(run: Any) -> None:
         raise RuntimeError("boom")
 
     assert run("gradcheck", broken).status is Status.ERROR
+
+
+def test_always_in_place_function_has_its_gradient_judged(run: Any) -> None:
+    assert run("gradcheck", zoo.LeakyReLUInplaceFunction).status is Status.PASS
+    r = run("gradcheck", zoo.NegativeSlopeInplaceFunction)
+    assert r.status is Status.FAIL, r.summary
+    assert r.details["x"] < 0 and r.details["analytical"] == 1.0 and abs(r.details["numerical"] + 0.2) < 1e-6
+
+
+def test_function_writing_into_its_input_unmarked_has_its_gradient_judged(run: Any) -> None:
+    assert run("gradcheck", zoo.ClampWithoutMarkDirty).status is Status.PASS

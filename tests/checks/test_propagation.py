@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import zoo
 from scipy import integrate
 from torch import Tensor, nn
 
@@ -160,3 +161,8 @@ def test_quadrature_is_exact_across_variances() -> None:
         exact = integrate.quad(lambda x, q=q: np.tanh(x) ** 2 * np.exp(-x * x / (2 * q)) / math.sqrt(2 * math.pi * q),
                                -np.inf, np.inf, epsabs=0, epsrel=1e-13)[0]
         assert tanh.expect(tanh.phi**2, q)[0] == pytest.approx(exact, rel=1e-12)
+
+
+def test_dead_activation_is_skipped_not_an_error(run: Any) -> None:
+    r = run("propagation", zoo.ZeroActivation)
+    assert r.status is Status.SKIP and "identically zero" in r.summary, r.summary

@@ -32,7 +32,7 @@ def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6) -> dict[str, 
     """For an elementwise function: the element where autograd's derivative and a
     central difference disagree most, with both values."""
     x = x.detach().clone().requires_grad_()
-    y = fn(x)
+    y = fn(x.clone())
     (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     if g is None:
         g = torch.zeros_like(x)
@@ -58,7 +58,9 @@ EDGE_SHARE = 0.2
 def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool = False
                     ) -> tuple[dict[str, float] | None, Any, str] | None:
     """Run ``judge(fn, x) -> reason | None`` over drawn float64 inputs at every
-    parameter setting; the first failure as (params, smallest input, reason)."""
+    parameter setting; the first failure as (params, smallest input, reason). ``fn``
+    calls the subject on a copy of its input: one that writes into its input without
+    marking it dirty has its gradients judged here, its mutation by `no_mutation`."""
     from verify.strategies import falsify, to_tensor
 
     settings = subject.param_settings()
@@ -66,7 +68,7 @@ def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool =
         fn = subject.instance(torch.float64, ctx.device, params)
 
         def prop(a: Any, fn: Any = fn) -> str | None:
-            return judge(fn, to_tensor(a, torch.float64, ctx.device).requires_grad_())
+            return judge(lambda x: fn(x.clone()), to_tensor(a, torch.float64, ctx.device).requires_grad_())
 
         # The defaults get the profile's full search; the edge values share it.
         share = 1.0 if i == 0 else EDGE_SHARE

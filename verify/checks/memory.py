@@ -112,7 +112,11 @@ def check_memory(subject: Subject, ctx: Context) -> Outcome:
         problems.extend(verdict[0])
         summary += verdict[1]
     else:
-        summary += f"; training peak {oop[True].peak_bytes / numel:.3g} B/element (no in-place variant)"
+        why = "no in-place variant" if subject.inplace_declined is None else \
+            f"in-place mode declined: {subject.inplace_declined}"
+        summary += f"; training peak {oop[True].peak_bytes / numel:.3g} B/element ({why})"
+        if subject.inplace_declined is not None:
+            details["inplace_declined"] = subject.inplace_declined
     if method == "cuda_allocator":
         findings.extend(_cross_check(subject, shape, dtype, device, details))
 

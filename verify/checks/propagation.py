@@ -74,6 +74,10 @@ def check_propagation(subject: Subject, ctx: Context) -> Outcome:
                                "analysed": "spec reference" if spec is not None else "subject"}
     if channel_dependent(subject):
         details["channel_note"] = "the function differs between channels; channel 0 is analysed and stacked"
+    if not np.any(mf.phi) and not np.any(mf.dphi):
+        return skipped("the activation is identically zero (phi = phi' = 0 at every quadrature node): no signal "
+                       "and no gradient propagates, so there is nothing to analyse (saturation fails it)",
+                       details=details)
     problems: list[str] = []
     findings: list[str] = []
 
