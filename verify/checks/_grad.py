@@ -28,21 +28,59 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6) -> dict[str, float]:
-    """For an elementwise function: the element where autograd's derivative and a
-    central difference disagree most, with both values."""
-    x = x.detach().clone().requires_grad_()
-    y = fn(x.clone())
-    (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    if g is None:
-        g = torch.zeros_like(x)
-    with torch.no_grad():
-        num = (fn(x + eps) - fn(x - eps)) / (2 * eps)
-    err = (g - num).abs().flatten()
+def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "backward") -> dict[str, float]:
+    """For an elementwise function: the element where a derivative and its central
+    difference disagree most, with both values. ``mode`` says which derivative:
+    ``backward`` (autograd's f' against differences of f), ``forward`` (forward-mode
+    AD's jvp along ones, against differences of f) or ``second`` (autograd's f'' through
+    the backward, against differences of the backward's f')."""
+    x = x.detach().clone()
+
+    def backward(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().clone().requires_grad_()
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
+        return torch.zeros_like(t) if g is None else g.detach()
+
+    if mode == "second":
+        t = x.clone().requires_grad_()
+        with torch.enable_grad():
+            (d1,) = torch.autograd.grad(fn(t.clone()).sum(), t, create_graph=True)
+            d2 = torch.autograd.grad(d1.sum(), t, allow_unused=True)[0] if d1.requires_grad else None
+        analytical = torch.zeros_like(x) if d2 is None else d2.detach()
+        numerical = (backward(x + eps) - backward(x - eps)) / (2 * eps)
+    else:
+        if mode == "forward":
+            with torch.autograd.forward_ad.dual_level():
+                dual = torch.autograd.forward_ad.make_dual(x.clone(), torch.ones_like(x))
+                tangent = torch.autograd.forward_ad.unpack_dual(fn(dual)).tangent
+            analytical = torch.zeros_like(x) if tangent is None else tangent.detach()
+        else:
+            analytical = backward(x)
+        with torch.no_grad():
+            numerical = (fn(x + eps) - fn(x - eps)) / (2 * eps)
+    err = (analytical - numerical).abs().flatten()
     err = torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err)
     i = int(err.argmax())
-    x, g = x.detach().flatten(), g.detach().flatten()
-    return {"x": float(x[i]), "analytical": float(g[i]), "numerical": float(num.flatten()[i])}
+    return {"x": float(x.flatten()[i]), "analytical": float(analytical.flatten()[i]),
+            "numerical": float(numerical.flatten()[i])}
+
+
+def located(subject: Subject, ctx: Any, params: dict[str, float] | None, example: Any,
+            mode: str) -> tuple[str, dict[str, float]]:
+    """Where on a failing example a derivative is worst, as a phrase for the summary
+    (" at x=..: autograd .., numerical ..") and numbers for the details; nothing when
+    the subject is not elementwise (then the reason gradcheck gives stands alone)."""
+    from verify.strategies import to_tensor
+
+    names = {"backward": "autograd", "forward": "jvp", "second": "autograd f''"}
+    try:
+        fn = subject.instance(torch.float64, ctx.device, params)
+        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), mode=mode)
+    except Exception:  # the phrase is a courtesy; gradcheck's reason is the verdict
+        return "", {}
+    return (f" at x={worst['x']:.6g}: {names[mode]} {worst['analytical']:.6g}, numerical {worst['numerical']:.6g}",
+            worst)
 
 
 def settings_label(params: dict[str, float] | None) -> str:
