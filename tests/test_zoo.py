@@ -20,6 +20,10 @@ EXPECTED: dict[str, set[str]] = {
     "GaussianActivation": set(),
     "SwishIgnoresInplace": {"inplace", "memory"},
     "ZeroActivation": {"saturation"},
+    "RationalSoftsign": set(),
+    "acon_c": set(),
+    "acon_c_flat_view": {"preserves"},
+    "Snake": set(),
 }
 
 

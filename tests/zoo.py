@@ -98,3 +98,67 @@ class ZeroActivation(nn.Module):
 
     def forward(self, x):
         return x * (x != x)
+
+
+# -- smooth, with a kink in f' ---------------------------------------------------------
+class RationalSoftsign(nn.Module):
+    """x / (1 + |x|) (softsign, written out): f is C^1, f' = 1 / (1 + |x|)^2 has a kink
+    at 0, so f'' jumps there from +2 to -2."""
+
+    def forward(self, x):
+        return x / (1 + x.abs())
+
+
+# -- channel-bound modules ----------------------------------------------------------------
+class AconC(nn.Module):
+    """ACON-C (Ma et al., "Activate or Not: Learning Customized Activation", CVPR 2021),
+    as its authors' code writes it: (p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x with
+    per-channel p1, p2 and beta of shape (1, C, 1, 1), for N C H W inputs only."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.p1 = nn.Parameter(torch.randn(1, width, 1, 1))
+        self.p2 = nn.Parameter(torch.randn(1, width, 1, 1))
+        self.beta = nn.Parameter(torch.ones(1, width, 1, 1))
+
+    def forward(self, x):
+        return (self.p1 * x - self.p2 * x) * torch.sigmoid(self.beta * (self.p1 * x - self.p2 * x)) + self.p2 * x
+
+
+class AconCFlatView(AconC):
+    """Bug: flattens the spatial dimensions with ``view``, which a channels-last (or
+    any non-contiguous) input cannot give: it raises where the model runs."""
+
+    def forward(self, x):
+        n, c = x.shape[:2]
+        flat = x.view(n, c, -1)
+        p1, p2, beta = (t.view(1, c, 1) for t in (self.p1, self.p2, self.beta))
+        dpx = (p1 - p2) * flat
+        return (dpx * torch.sigmoid(beta * dpx) + p2 * flat).view_as(x)
+
+
+def acon_c():
+    """ACON-C on 6 channels, its random parameters drawn from a fixed seed."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return AconC(6)
+
+
+def acon_c_flat_view():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return AconCFlatView(6)
+
+
+class Snake(nn.Module):
+    """Snake (Liu Ziyin et al., "Neural Networks Fail to Learn Periodic Functions and How
+    to Fix It", NeurIPS 2020), as audio models write it: x + sin^2(alpha x) / alpha with
+    alpha of shape (C,) unsqueezed to (1, C, 1), for N C T inputs."""
+
+    def __init__(self, in_features=5, alpha=1.0):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(in_features) * alpha)
+
+    def forward(self, x):
+        alpha = self.alpha.unsqueeze(0).unsqueeze(-1)
+        return x + (1.0 / (alpha + 1e-9)) * torch.pow(torch.sin(x * alpha), 2)

@@ -149,10 +149,55 @@ class Subject:
     # -- inputs ------------------------------------------------------------------
     @cached_property
     def channels(self) -> int:
+        """The channel count the subject's parameters and buffers fix: the one size
+        above 1 of every tensor that has exactly one (``(C,)`` as PReLU's weight and
+        Snake's alpha, ``(1, C, 1, 1)`` as ACON-C's p1, p2 and beta), when they agree."""
         if self.spec is not None:
             return DEFAULT_CHANNELS
-        sizes = {p.numel() for _, p in self.parameters(self.factory()) if p.dim() == 1 and p.numel() > 1}
+        fn = self.factory()
+        tensors = [*fn.parameters(), *fn.buffers()] if isinstance(fn, nn.Module) else []
+        sizes = set()
+        for t in tensors:
+            big = [n for n in t.shape if n > 1]
+            if len(big) == 1:
+                sizes.add(big[0])
         return sizes.pop() if len(sizes) == 1 else DEFAULT_CHANNELS
+
+    @cached_property
+    def accepted_ranks(self) -> tuple[int, ...]:
+        """The input ranks (2 to 5, channels at dimension 1) on which the subject keeps
+        the shape: all of them for an elementwise function or a PReLU-like weight; only
+        4 for parameters of shape (1, C, 1, 1); only 3 for a (C,) parameter unsqueezed
+        to (1, C, 1)."""
+        ranks = []
+        for rank in (2, 3, 4, 5):
+            shape = (2, self.channels, *(3,) * (rank - 2))
+            try:
+                y = self._build(torch.float64, "cpu", None, False)(_probe_values(shape))
+            except Exception:  # the subject decides what it accepts
+                continue
+            if isinstance(y, Tensor) and y.shape == shape:
+                ranks.append(rank)
+        return tuple(ranks)
+
+    def broadcast_shapes(self, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """What an input of ``shape`` becomes when broadcast against each parameter or
+        buffer of the subject (a 0-d input against ACON-C's (1, C, 1, 1) p1 gives
+        (1, C, 1, 1)): an output of one of these shapes is the parameter's doing."""
+        fn = self.factory()
+        shapes = [tuple(t.shape) for t in ([*fn.parameters(), *fn.buffers()] if isinstance(fn, nn.Module) else [])]
+        # A per-channel tensor may be reshaped to (1, C, 1, ...) for the ranks it takes
+        # (Snake's alpha of shape (C,) unsqueezed to (1, C, 1)).
+        c = self.channels
+        if any([n for n in t if n > 1] == [c] for t in shapes):
+            shapes += [(1, c, *(1,) * (rank - 2)) for rank in self.accepted_ranks]
+        out = []
+        for t in shapes:
+            try:
+                out.append(tuple(torch.broadcast_shapes(shape, t)))
+            except RuntimeError:
+                continue
+        return out
 
     @cached_property
     def base_shape(self) -> tuple[int, ...]:
@@ -356,12 +401,24 @@ def from_module(module: nn.Module, name: str, target: str) -> Subject:
 
 
 def from_module_class(cls: type[nn.Module], init: dict[str, Any], name: str, target: str) -> Subject:
-    subject = from_module(cls(**init), name, target)
+    """A module class, built once: every instance is a copy of that one, so a
+    constructor that draws its parameters at random (ACON-C's ``torch.randn``) gives
+    every check, and both sides of a comparison, the same function. The in-place form
+    is built with ``inplace=True`` where the constructor takes it, with the same state."""
+    built = cls(**init)
+    subject = from_module(built, name, target)
     if subject.inplace_factory is not None and "inplace" in inspect.signature(cls).parameters:
-        subject.factory = lambda: cls(**{**init, "inplace": False})
-        subject.inplace_factory = lambda: cls(**{**init, "inplace": True})
-    elif subject.inplace_factory is None:
-        subject.factory = lambda: cls(**init)
+        plain = built if not getattr(built, "inplace", False) else cls(**{**init, "inplace": False})
+        state = plain.state_dict()
+
+        def in_place() -> nn.Module:
+            module = cls(**{**init, "inplace": True})
+            if module.state_dict().keys() == state.keys():
+                module.load_state_dict(state)
+            return module
+
+        subject.factory = lambda: copy.deepcopy(plain)
+        subject.inplace_factory = in_place
     return subject
 
 

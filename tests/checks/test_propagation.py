@@ -166,3 +166,12 @@ def test_quadrature_is_exact_across_variances() -> None:
 def test_dead_activation_is_skipped_not_an_error(run: Any) -> None:
     r = run("propagation", zoo.ZeroActivation)
     assert r.status is Status.SKIP and "identically zero" in r.summary, r.summary
+
+
+def test_channel_bound_module_with_random_parameters_passes(run: Any) -> None:
+    """ACON-C's p1 and p2 are drawn at random per channel: the analysis and the MLP must
+    see the same instance and the same channel, or the backward is blamed for the
+    harness's own mismatch."""
+    r = run("propagation", zoo.acon_c)
+    assert r.status is Status.PASS, r.summary
+    assert "channel 0" in r.details["channel_note"]
