@@ -24,6 +24,7 @@ EXPECTED: dict[str, set[str]] = {
     "acon_c": set(),
     "acon_c_flat_view": {"preserves"},
     "Snake": set(),
+    "PeriodicTan": {"stability"},
 }
 
 

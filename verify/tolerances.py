@@ -67,6 +67,12 @@ STABILITY_POINTS_PER_DECADE = 16
 STABILITY_MIN_ABS = 1e-3
 STABILITY_REFINE_POINTS = 64
 
+# `stability` also scans every finite value of these 16-bit dtypes (2^16 bit patterns:
+# one vectorised forward and backward, a few milliseconds a channel) and reports the
+# first EXHAUSTIVE_FIRST breaks (smallest |x|) with the count.
+EXHAUSTIVE_DTYPES = (torch.float16, torch.bfloat16)
+EXHAUSTIVE_FIRST = 5
+
 # An infinite output in float32 / bfloat16 / float16 is the correctly rounded answer
 # when the float64 truth is at least the dtype's max less OVERFLOW_ULPS roundings: a
 # result within a few roundings of the max may land on either side of it.
