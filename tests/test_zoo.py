@@ -25,6 +25,7 @@ EXPECTED: dict[str, set[str]] = {
     "acon_c_flat_view": {"preserves"},
     "Snake": set(),
     "PeriodicTan": {"stability"},
+    "PenalizedTanhFunction": {"gradcheck"},
 }
 
 

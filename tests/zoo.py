@@ -174,3 +174,20 @@ class PeriodicTan(nn.Module):
     def forward(self, x):
         t = torch.tan(x)
         return x + 1 - 1 / (1 + t * t)
+
+
+# -- right near 0 only --------------------------------------------------------------------------
+class PenalizedTanhFunction(torch.autograd.Function):
+    """Bug for large |x|: tanh(x) + 0.1 x with a backward that clips to |x| <= 8 (a
+    'saturated anyway' shortcut), where the true slope is still 0.1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.tanh(x) + 0.1 * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        slope = 1 - torch.tanh(x) ** 2 + 0.1
+        return grad_output * torch.where(x.abs() <= 8, slope, torch.zeros_like(slope))

@@ -20,6 +20,19 @@ GRADCHECK_RTOL = 1e-3
 # the same projection of finite differences): 40x faster here than the element-by-
 # element Jacobian, and any O(1) error in one element moves the projection.
 
+# `gradcheck` far from 0: the backward against central differences at log-spaced |x|
+# from GRADIENT_FAR_MIN_ABS (the drawn inputs cover |x| <= 8) out to the required range
+# (`stability`'s), GRADIENT_FAR_POINTS_PER_DECADE a decade, both signs, with step
+# GRADIENT_FAR_STEP * |x| and half that. A point fails when autograd is further from the
+# Richardson extrapolation of the two differences than gradcheck's atol + rtol, plus
+# GRADIENT_FAR_ERROR_FACTOR times the two differences' disagreement (their own error:
+# large where a step straddles a kink or the curvature is large at that step), plus the
+# rounding of f at that step.
+GRADIENT_FAR_MIN_ABS = 1.0
+GRADIENT_FAR_POINTS_PER_DECADE = 8
+GRADIENT_FAR_STEP = 1e-6
+GRADIENT_FAR_ERROR_FACTOR = 4.0
+
 # How far sample points stay from a kink: central differences with step 1e-6 must not
 # straddle it, with room for the kink's own location error (1e-9 after localisation).
 KINK_MARGIN = 1e-3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import torch
 import zoo
 from _subjects import MidpointReLU
@@ -81,3 +82,19 @@ def test_always_in_place_function_has_its_gradient_judged(run: Any) -> None:
 
 def test_function_writing_into_its_input_unmarked_has_its_gradient_judged(run: Any) -> None:
     assert run("gradcheck", zoo.ClampWithoutMarkDirty).status is Status.PASS
+
+
+def test_backward_wrong_only_for_large_inputs_fails(run: Any) -> None:
+    r = run("gradcheck", zoo.PenalizedTanhFunction)
+    assert r.status is Status.FAIL, r.summary
+    assert r.details["region"] == "far from 0" and abs(r.details["x"]) > 8
+    assert r.details["analytical"] == 0.0 and abs(r.details["numerical"] - 0.1) < 1e-6
+    assert r.details["step"] == pytest.approx(1e-6 * abs(r.details["x"]))
+
+
+def test_far_range_follows_the_required_range(run: Any) -> None:
+    """Inside |x| <= 8 the planted backward is exact: a required range that stops there
+    leaves nothing to find."""
+    r = run("gradcheck", zoo.PenalizedTanhFunction, options={"stability": {"required_range": 8.0}})
+    assert r.status is Status.PASS, r.summary
+    assert r.details["far_range"] == 8.0
