@@ -48,6 +48,14 @@ KINK_MARGIN = 1e-3
 # built-in and a chain of ops) differ by a few ulps per op, never by 1e-14.
 REFERENCE_ULPS = {torch.float64: 64.0, torch.float32: 8.0, torch.bfloat16: 4.0, torch.float16: 4.0}
 REFERENCE_SLACK = 4.0
+# Without a spec there is no plain formula whose own error sets the slack: a
+# low-precision dtype is compared with the subject itself in float64 and allowed
+# REFERENCE_SLACK times the roundings of the result, REFERENCE_ULPS * REFERENCE_SLACK
+# ulps of (|truth| + scale): what a chain of a few ops, each rounding in the dtype,
+# costs where an intermediate is a few times larger than the result (16 bfloat16 ulps
+# are 12.5%, 16 float16 ulps 1.6%). A path taken in one dtype only (a wrong constant, a
+# missing factor) is off by O(1). A value that is not finite is `stability`'s business.
+REFERENCE_SELF_ULPS = {dt: n * REFERENCE_SLACK for dt, n in REFERENCE_ULPS.items()}
 
 # In float64 the subject is also compared with the torch built-in, to catch a reference
 # written wrong together with the functional. The built-in is held only to float32's
