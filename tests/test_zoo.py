@@ -26,6 +26,9 @@ EXPECTED: dict[str, set[str]] = {
     "Snake": set(),
     "PeriodicTan": {"stability"},
     "PenalizedTanhFunction": {"gradcheck"},
+    "MixedPrecisionMish": {"reference"},
+    "SwishBeta": {"gradcheck"},
+    "PowerAbs": {"kinks"},
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 # -- always in place: overwrite the input, mark it dirty, save only the output ---------
@@ -191,3 +192,54 @@ class PenalizedTanhFunction(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         slope = 1 - torch.tanh(x) ** 2 + 0.1
         return grad_output * torch.where(x.abs() <= 8, slope, torch.zeros_like(slope))
+
+
+# -- one dtype only ------------------------------------------------------------------------------
+class MixedPrecisionMish(nn.Module):
+    """Bug in bfloat16 only: Mish, x tanh(softplus(x)), with a bfloat16 fast path that
+    applies the 1.5x scale meant for a variant."""
+
+    def forward(self, x):
+        if x.dtype == torch.bfloat16:
+            return 1.5 * x * torch.tanh(F.softplus(x.float())).to(x.dtype)
+        return x * torch.tanh(F.softplus(x))
+
+
+# -- trainable parameters ------------------------------------------------------------------------
+class SwishFunction(torch.autograd.Function):
+    """Bug away from the default: Swish-beta, x sigmoid(beta x), whose backward drops
+    beta's factor in d/dx (sigmoid + beta x sigmoid (1 - sigmoid)): exact at beta = 1."""
+
+    @staticmethod
+    def forward(ctx, x, beta):
+        ctx.save_for_backward(x, beta)
+        return x * torch.sigmoid(beta * x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, beta = ctx.saved_tensors
+        s = torch.sigmoid(beta * x)
+        grad_x = s + x * s * (1 - s)
+        grad_beta = (grad_output * x * x * s * (1 - s)).sum().reshape(beta.shape)
+        return grad_output * grad_x, grad_beta
+
+
+class SwishBeta(nn.Module):
+    def __init__(self, beta=1.0):
+        super().__init__()
+        self.beta = nn.Parameter(torch.tensor([beta]))
+
+    def forward(self, x):
+        return SwishFunction.apply(x, self.beta)
+
+
+class PowerAbs(nn.Module):
+    """Bug away from the default: |x|^gamma with a trainable gamma (1.5 at init). Once
+    gamma < 1, pow's backward at x = 0 is 0 * inf = NaN."""
+
+    def __init__(self):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.tensor(1.5))
+
+    def forward(self, x):
+        return torch.pow(torch.abs(x), self.gamma)

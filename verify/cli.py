@@ -81,11 +81,24 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", type=_json_object, default=None,
                    help="JSON keyword arguments for an nn.Module class target, e.g. '{\"alpha\": 0.5}'")
     p.add_argument("--timeout", type=float, default=None, help="seconds one check may run (default by profile)")
+    p.add_argument("--param", dest="params", type=_param, action="append", default=None, metavar="NAME=VALUE",
+                   help="set a parameter (a spec's, or a module's parameter or buffer, broadcast to its shape); "
+                        "repeatable")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
 def _ids(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--param {text!r}: expected NAME=VALUE")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--param {text!r}: the value is not a number") from None
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -268,7 +281,7 @@ def _prepare(args: argparse.Namespace, ctx: Any) -> tuple[list[tuple[str, str]],
         raise UsageError("--init applies to a single class target")
     pairs = []
     for t in targets:
-        subject = resolve(t, args.init)
+        subject = resolve(t, args.init, _params(args))
         pairs.append((subject.name, t))
     if args.jobs is None:
         args.jobs = max(1, min(os.cpu_count() or 1, len(pairs)))
@@ -286,7 +299,7 @@ def run_all(pairs: list[tuple[str, str]], checks: list[Any], ctx: Any, args: arg
     try:
         if args.jobs == 1:
             for i, _, target in work:
-                done[i] = _run_one(target, args.init, [c.id for c in checks], ctx, args.timeout)
+                done[i] = _run_one(target, args.init, [c.id for c in checks], ctx, args.timeout, _params(args))
                 progress.subject(done[i])
         else:
             suspects = _run_pool(work, checks, ctx, args, done, progress, args.jobs)
@@ -308,8 +321,8 @@ def _run_pool(work: list[tuple[int, str, str]], checks: list[Any], ctx: Any, arg
     suspects = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        futures = {pool.submit(_run_one_json, target, args.init, [c.id for c in checks], _ctx_json(ctx), args.timeout):
-                   (i, name, target) for i, name, target in work}
+        futures = {pool.submit(_run_one_json, target, args.init, [c.id for c in checks], _ctx_json(ctx), args.timeout,
+                               _params(args)): (i, name, target) for i, name, target in work}
         for fut in as_completed(futures):
             i, name, target = futures[fut]
             try:
@@ -327,21 +340,27 @@ def _ctx_json(ctx: Any) -> dict[str, Any]:
 
 
 def _run_one_json(target: str, init: dict | None, check_ids: list[str], ctx: dict[str, Any],
-                  timeout: float | None) -> dict[str, Any]:
+                  timeout: float | None, params: dict[str, float] | None = None) -> dict[str, Any]:
     from verify.checks import Context
 
     context = Context(device=ctx["device"], dtypes=tuple(DTYPES[d] for d in ctx["dtypes"]), profile=ctx["profile"])
-    return _run_one(target, init, check_ids, context, timeout).to_json()
+    return _run_one(target, init, check_ids, context, timeout, params).to_json()
 
 
-def _run_one(target: str, init: dict | None, check_ids: list[str], ctx: Any, timeout: float | None) -> Any:
+def _params(args: argparse.Namespace) -> dict[str, float] | None:
+    """``--param NAME=VALUE`` options as a dict (the last of a repeated name wins)."""
+    return dict(args.params) if getattr(args, "params", None) else None
+
+
+def _run_one(target: str, init: dict | None, check_ids: list[str], ctx: Any, timeout: float | None,
+             params: dict[str, float] | None = None) -> Any:
     from verify.checks import CHECKS
     from verify.runner import error_subject, run_subject
     from verify.targets import resolve
 
     checks = [CHECKS[c] for c in check_ids]
     try:
-        subject = resolve(target, init)
+        subject = resolve(target, init, params)
     except Exception as exc:  # resolved once already; a second failure is the subject's
         return error_subject(target, target, checks, f"cannot load the subject: {exc}")
     return run_subject(subject, checks, ctx, timeout_s=timeout)

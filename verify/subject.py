@@ -41,7 +41,11 @@ class Subject:
     function_cls: type[torch.autograd.Function] | None = None
     origin: str = "callable"  # spec | module | function | callable
     notes: list[str] = field(default_factory=list)
+    # Values set on every instance (``--param NAME=VALUE``): a spec's parameter, or a
+    # parameter or buffer of a built module (filled: broadcast to its shape).
+    overrides: dict[str, float] = field(default_factory=dict)
     _derivative_kinks: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
+    _kinks_at: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
 
     # -- instances ---------------------------------------------------------------
     def instance(
@@ -63,7 +67,7 @@ class Subject:
     def _build(self, dtype: torch.dtype, device: str | torch.device, params: dict[str, float] | None,
                inplace: bool) -> Fn:
         if self.spec is not None:
-            values = {**self.spec.defaults(), **(params or {})}
+            values = {**self.spec.defaults(), **self.overrides, **(params or {})}
             module = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
                                      **values)
             fn: Fn = module.to(device=device, dtype=dtype).eval()
@@ -81,8 +85,13 @@ class Subject:
             raise ValueError(f"{self.name} has no in-place variant")
         else:
             fn = self.factory()
+        values = {**self.overrides, **(params or {})}
+        if values:
+            set_values(fn, values, self.name)
         if isinstance(fn, nn.Module):
             fn = fn.to(device=device, dtype=dtype).eval()
+            if values and dtype == torch.float64:
+                set_values(fn, values, self.name)  # exactly, not their float32 rounding
         return fn
 
     def parameters(self, fn: Fn) -> list[tuple[str, nn.Parameter]]:
@@ -230,10 +239,17 @@ class Subject:
 
     # -- facts -------------------------------------------------------------------
     def kinks(self, params: dict[str, float] | None = None) -> list[float]:
-        """Known kinks: the spec's, or those found by scanning."""
+        """Known kinks: the spec's, or those found by scanning (at ``params``)."""
         if self.spec is not None:
-            return self.spec.kink_points(params)
-        return self.detected_kinks
+            return self.spec.kink_points({**self.overrides, **(params or {})} or None)
+        if not params:
+            return self.detected_kinks
+        key = tuple(sorted(params.items()))
+        if key not in self._kinks_at:
+            from verify.kinkscan import scan_kinks
+
+            self._kinks_at[key] = scan_kinks(self, params=params)
+        return self._kinks_at[key]
 
     @cached_property
     def detected_kinks(self) -> list[float]:
@@ -256,12 +272,43 @@ class Subject:
             return self.spec.domain_at(params)
         return (-float("inf"), float("inf"))
 
-    def param_settings(self) -> list[dict[str, float] | None]:
-        """Parameter points to test: the spec's defaults and edge values, or just the
-        subject as built (None)."""
-        if self.spec is not None and self.spec.params:
-            return list(self.spec.param_settings())
-        return [None]
+    def param_settings(self, profile: str = "ci") -> list[dict[str, float] | None]:
+        """Parameter points to test: the spec's defaults and edge values; without a
+        spec, the subject as built (None) and then values of its trainable parameters
+        around and away from their defaults (see :func:`explored_values`), one
+        parameter at a time, as many as the profile's ``EXPLORED_SETTINGS``; each with
+        the values ``--param`` fixed."""
+        settings: list[dict[str, float] | None]
+        if self.spec is not None:
+            settings = list(self.spec.param_settings()) if self.spec.params else [None]
+        else:
+            settings = [None, *self.explored_settings()[: EXPLORED_SETTINGS.get(profile, 0)]]
+        if not self.overrides:
+            return settings
+        # Values fixed with --param hold in every setting (and name it); settings that
+        # differed only in them become one.
+        fixed: list[dict[str, float] | None] = []
+        for p in settings:
+            merged = {**(p or {}), **self.overrides}
+            if merged not in fixed:
+                fixed.append(merged)
+        return fixed
+
+    def explored_settings(self) -> list[dict[str, float]]:
+        """One trainable parameter at a time set to each of its explored values (the
+        first value of every parameter, then the second, ...); parameters a user fixed
+        with ``--param`` are left alone."""
+        try:
+            fn = self.factory()
+        except Exception:
+            return []
+        per = []
+        for name, p in self.parameters(fn):
+            if name in self.overrides or p.numel() == 0:
+                continue
+            default = float(p.detach().double().mean())
+            per.append([{name: v} for v in explored_values(default)])
+        return [lst[k] for k in range(max(map(len, per), default=0)) for lst in per if k < len(lst)]
 
     @cached_property
     def custom_functions(self) -> list[type[torch.autograd.Function]]:
@@ -321,6 +368,44 @@ class Subject:
         if self.notes:
             d["notes"] = list(self.notes)
         return d
+
+
+# Explored parameter settings (beyond the defaults) per profile, for a subject without
+# a spec: each costs every parameter-aware check one more pass (gradcheck, its second
+# order and forward mode, param_grads, stability, kinks).
+EXPLORED_SETTINGS = {"quick": 2, "ci": 4, "thorough": 16}
+
+
+def explored_values(default: float) -> list[float]:
+    """Values of a parameter worth trying, most telling first: twice the default, a
+    fraction below 1 (an exponent < 1 makes |x|^p's slope infinite at 0), the other
+    sign, ten times, near zero, then more. A default of 0 is taken as 1."""
+    base = default if abs(default) > 1e-6 else 1.0
+    candidates = [2 * base, 0.5 if abs(base - 0.5) > 1e-9 else 0.25, -base, 10 * base, 1e-2 * base, 0.5 * base,
+                  -2 * base, 0.1 * base, 100 * base, -10 * base]
+    out: list[float] = []
+    for v in candidates:
+        v = float(f"{v:.6g}")
+        if v != default and v not in out:
+            out.append(v)
+    return out
+
+
+def set_values(fn: Any, values: dict[str, float], name: str = "the subject") -> None:
+    """Fill each named parameter or buffer of a module (``beta``, ``act.alpha``) with a
+    value, broadcast to its shape. A name that is neither is the user's mistake."""
+    from verify.errors import TargetError
+
+    if not isinstance(fn, nn.Module):
+        raise TargetError(f"--param sets a parameter or buffer of a module; {name} is not a module")
+    tensors: dict[str, Tensor] = {**dict(fn.named_parameters()), **dict(fn.named_buffers())}
+    with torch.no_grad():
+        for key, value in values.items():
+            t = tensors.get(key)
+            if t is None:
+                known = ", ".join(sorted(tensors)) or "none"
+                raise TargetError(f"{name} has no parameter or buffer {key!r} (it has: {known})")
+            t.fill_(value)
 
 
 class ShapeError(Exception):

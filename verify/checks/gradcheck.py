@@ -37,7 +37,7 @@ def _judge(fn: Any, x: torch.Tensor) -> str | None:
 def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     """float64 gradcheck with respect to the input, at drawn points away from kinks."""
     found = search_settings(subject, ctx, _judge)
-    settings = subject.param_settings()
+    settings = subject.param_settings(ctx.profile)
     if found is not None:
         params, example, reason = found
         fn = subject.instance(torch.float64, ctx.device, params)

@@ -55,4 +55,4 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
         return failed(f"second derivative wrong{where} ({settings_label(params)})" + ("" if where else f": {reason}"),
                       details={"params": params, "reason": reason, **numbers}, smallest_input=example)
     return passed("second derivatives match finite differences of the backward "
-                  f"(float64, {len(subject.param_settings())} setting(s))")
+                  f"(float64, {len(subject.param_settings(ctx.profile))} setting(s))")

@@ -31,7 +31,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
     probe = subject.instance(torch.float64, ctx.device)
     if not subject.parameters(probe):
         return skipped("no trainable parameters")
-    settings = subject.param_settings()
+    settings = subject.param_settings(ctx.profile)
     for i, params in enumerate(settings):
         fn = subject.instance(torch.float64, ctx.device, params)
         named = subject.parameters(fn)

@@ -148,7 +148,7 @@ def _judge(fn: Fn, x: Tensor, accepts: _Accepts, seen: _Seen) -> Problem | None:
                 continue
             return (f"{layout.name} input {describe(layout.x)}: raised {first_line(exc)}",
                     {"layout": layout.name, "error": first_line(exc), "layout_input": short(layout.x)})
-        if layout.may_refuse and isinstance(y_l, Tensor) and y_l.shape != layout.x.shape \
+        if isinstance(y_l, Tensor) and y_l.shape != layout.x.shape \
                 and tuple(y_l.shape) in accepts.broadcast(tuple(layout.x.shape)):
             seen.refused[layout.name] = (f"the subject broadcasts it against its parameters "
                                          f"(output {tuple(y_l.shape)})")

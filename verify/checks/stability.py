@@ -72,10 +72,11 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
     required = float(ctx.options.get("stability", {}).get("required_range", default))
     dtypes = tuple(dict.fromkeys((*tol.ALL_FLOAT, *ctx.dtypes)))
     failures: list[tuple[str, Break, str]] = []
+    failing: list[dict[str, float] | None] = []  # the parameters of each failure
     findings: list[str] = []
     by_setting: list[dict[str, Any]] = []
 
-    settings = subject.param_settings()
+    settings = subject.param_settings(ctx.profile)
     for params in settings:
         label = "" if len(settings) == 1 else f"({settings_label(params)}) "
         records: dict[str, dict[str, Any]] = {}
@@ -98,6 +99,7 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
                 if abs(brk.x) <= req:
                     failures.append((f"{label}{name}: {_describe(brk)}, inside the required range |x| <= {req:g}",
                                      brk, name))
+                    failing.append(params)
             beyond = [b for b in found if abs(b.x) > req]
             if beyond:
                 findings.append(f"{label}{name}: {_describe_all(beyond)} (beyond the required |x| <= {req:g})")
@@ -118,6 +120,7 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
                     if where == "inside":
                         first = bad["first"][0]
                         failures.append((text, Break(first["x"], first["what"], first["value"]), name))
+                        failing.append(params)
                     else:
                         findings.append(text)
             records[name] = record
@@ -130,6 +133,7 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
     if failures:
         (message, brk, name), more = failures[0], len(failures) - 1
         details["break"] = {"dtype": name, "x": brk.x, "what": brk.what, "value": brk.value}
+        details["params"] = failing[0]
         others = "; ".join(m for m, _, _ in failures[1:4])
         summary = message + (f"; also {others}" if others else "") + (f" (and {more - 3} more)" if more > 3 else "")
         return failed(summary, details=details, smallest_input=[brk.x], findings=findings)
