@@ -29,6 +29,9 @@ EXPECTED: dict[str, set[str]] = {
     "MixedPrecisionMish": {"reference"},
     "SwishBeta": {"gradcheck"},
     "PowerAbs": {"kinks"},
+    "CReLU": set(),
+    "CReLUFunction": {"gradcheck"},
+    "SwishExpRatio": {"stability"},
 }
 
 
@@ -45,3 +48,11 @@ def test_zoo_activation_fails_exactly_the_owning_checks(name: str) -> None:
     assert not errors, errors
     failing = {cid for cid, r in results.items() if r.status is Status.FAIL}  # type: ignore[attr-defined]
     assert failing == EXPECTED[name], {cid: results[cid].summary for cid in failing}  # type: ignore[attr-defined]
+
+
+def test_shape_changing_activation_is_judged_where_it_applies() -> None:
+    results = battery("CReLU")
+    judged = {"gradcheck", "gradgradcheck", "forward_ad", "no_mutation", "determinism", "special_values", "stability"}
+    assert {cid for cid, r in results.items() if r.status is Status.PASS} == judged  # type: ignore[attr-defined]
+    for cid in ("preserves", "elementwise", "kinks", "saturation", "propagation", "memory", "reference"):
+        assert "(2, 8, 3) for (2, 4, 3)" in results[cid].summary, (cid, results[cid].summary)  # type: ignore[attr-defined]

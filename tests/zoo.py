@@ -243,3 +243,39 @@ class PowerAbs(nn.Module):
 
     def forward(self, x):
         return torch.pow(torch.abs(x), self.gamma)
+
+
+# -- shape-changing ------------------------------------------------------------------------------
+class CReLU(nn.Module):
+    """Concatenated ReLU (Shang et al., "Understanding and Improving Convolutional
+    Neural Networks via Concatenated Rectified Linear Units", ICML 2016): relu(x) and
+    relu(-x) along the channels, doubling them."""
+
+    def forward(self, x):
+        return torch.cat([F.relu(x), F.relu(-x)], dim=1)
+
+
+class CReLUFunction(torch.autograd.Function):
+    """Bug: CReLU with a hand-written backward that forgets the sign of the mirrored
+    half: d relu(-x) / dx is -1 for x < 0, and it passes +1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.cat([x.clamp(min=0), (-x).clamp(min=0)], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        g_pos, g_neg = grad_output.chunk(2, dim=1)
+        return g_pos * (x > 0) + g_neg * (x < 0)
+
+
+# -- an overflow inside ------------------------------------------------------------------------
+class SwishExpRatio(nn.Module):
+    """Bug: Swish written as x e^x / (1 + e^x): e^x overflows from x = 709.8 in float64
+    (88.7 in float32) and inf / inf is NaN, where x sigmoid(x) is x."""
+
+    def forward(self, x):
+        e = torch.exp(x)
+        return x * e / (1 + e)

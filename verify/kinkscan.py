@@ -35,7 +35,7 @@ import torch
 from scipy.optimize import elementwise
 
 from verify import tolerances as tol
-from verify.subject import Subject
+from verify.subject import Subject, value_rows
 
 SCAN_RANGE = tol.KINK_SCAN_RANGE
 SCAN_STEP = tol.KINK_SCAN_STEP
@@ -88,11 +88,16 @@ class Evaluator:
         return v.clone()
 
     def rows(self, t: torch.Tensor, n: int) -> np.ndarray:
-        """Back from the layout to (channels, n)."""
+        """Back from the layout to (channels, n) (more rows for the output of a
+        shape-changing activation: see :func:`verify.subject.value_rows`)."""
         t = t.detach()
-        t = t.reshape(self.lanes, -1) if len(self.base) >= 3 else (t.T if len(self.base) == 2 else t.reshape(1, -1))
         if self.spread:
+            t = t.reshape(self.lanes, -1) if len(self.base) >= 3 else t.T
             t = t.reshape(1, -1)[:, :n]
+        elif len(self.base) >= 2:
+            t = value_rows(t, 2 if len(self.base) >= 3 else 0, n)
+        else:
+            t = t.reshape(1, -1)
         return t.double().cpu().numpy()
 
     def __call__(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -479,7 +484,11 @@ def scan_kinks(subject: Subject, lo: float | None = None, hi: float | None = Non
         # so, for the second order, is a NaN f'' where f' is finite (|x|^1.5 at 0, where
         # f' has a vertical tangent and pow's double backward gives 0 * inf).
         inner, outer = (slopes, f.second(xs)) if derivative else (values, slopes)
-        for run in _runs((~np.isfinite(outer) & np.isfinite(inner)).any(axis=0)):
+        if inner.shape == outer.shape:
+            alone = (~np.isfinite(outer) & np.isfinite(inner)).any(axis=0)
+        else:  # a shape-changing subject: more output rows than gradient rows
+            alone = (~np.isfinite(outer)).any(axis=0) & np.isfinite(inner).all(axis=0)
+        for run in _runs(alone):
             if run.size <= tol.KINK_NONFINITE_RUN:
                 found += [float(v) for v in xs[run]]
     except Exception:

@@ -210,11 +210,14 @@ class Subject:
 
     @cached_property
     def base_shape(self) -> tuple[int, ...]:
-        """A small input shape the activation accepts, channels at dimension 1.
-        Raises :class:`ShapeError` when none of the usual layouts works."""
+        """A small input shape the activation accepts, channels at dimension 1: one on
+        which it keeps the shape, or else one on which it returns a tensor of the same
+        rank (a shape-changing activation). Raises :class:`ShapeError` when none of the
+        usual layouts works."""
         c = self.channels
         candidates = [(2, c, 3), (2, c), (2, c, 3, 3), (c,), (6,)]
         errors = []
+        changed = None  # the first layout on which the output is a tensor of another shape
         for shape in candidates:
             try:
                 fn = self._build(torch.float64, "cpu", None, False)
@@ -225,8 +228,30 @@ class Subject:
                 continue
             if isinstance(y, Tensor) and y.shape == x.shape:
                 return shape
+            if changed is None and isinstance(y, Tensor) and y.dim() == x.dim() >= 2 and y.is_floating_point():
+                changed = shape
             errors.append(f"{shape}: returned {type(y).__name__} {getattr(y, 'shape', '')}")
+        if changed is not None:
+            return changed  # a shape-changing activation (see output_shape)
         raise ShapeError(f"no input shape accepted ({'; '.join(errors)[:300]})")
+
+    @cached_property
+    def output_shape(self) -> tuple[int, ...]:
+        """The output's shape for an input of :attr:`base_shape`: the same for an
+        activation with one output per input position; another for one that changes
+        the shape (concatenating f(x) and f(-x) along the channels)."""
+        with torch.no_grad():
+            y = self._build(torch.float64, "cpu", None, False)(_probe_values(self.base_shape))
+        return tuple(y.shape)
+
+    @property
+    def not_positionwise(self) -> str | None:
+        """Why the subject has no one output per input position (None: it has): the
+        reason a check that compares an output with its input position skips."""
+        if self.output_shape == tuple(self.base_shape):
+            return None
+        return (f"the output has another shape than the input ({self.output_shape} for {tuple(self.base_shape)}): "
+                "there is no one output per input position to judge")
 
     def shape(self, batch: int = 2, length: int = 3) -> tuple[int, ...]:
         """An input shape with ``batch`` samples and ``length`` positions per channel."""
@@ -410,6 +435,17 @@ def set_values(fn: Any, values: dict[str, float], name: str = "the subject") -> 
 
 class ShapeError(Exception):
     """The subject accepts none of the input layouts the checks know."""
+
+
+def value_rows(t: Tensor, values_dim: int, n: int) -> Tensor:
+    """An output as (rows, n): dimension ``values_dim`` of the input held the n values,
+    every other dimension (channels; what a shape-changing activation concatenated)
+    becomes a row. Raises :class:`ShapeError` when the output no longer has the n
+    values along that dimension (a concatenation along it)."""
+    if t.dim() <= values_dim or t.shape[values_dim] != n:
+        raise ShapeError(f"an output of shape {tuple(t.shape)} does not keep the {n} input values along "
+                         f"dimension {values_dim}")
+    return t.movedim(values_dim, -1).reshape(-1, n)
 
 
 def _probe_values(shape: tuple[int, ...]) -> Tensor:

@@ -175,3 +175,10 @@ def test_channel_bound_module_with_random_parameters_passes(run: Any) -> None:
     r = run("propagation", zoo.acon_c)
     assert r.status is Status.PASS, r.summary
     assert "channel 0" in r.details["channel_note"]
+
+
+def test_overflow_inside_the_activation_is_named_not_blamed_on_the_backward(run: Any) -> None:
+    r = run("propagation", zoo.SwishExpRatio)
+    assert r.status is Status.SKIP, r.summary
+    assert "exp gave inf, an overflow inside the activation" in r.summary
+    assert 709 < r.details["nonfinite_x"] < 1000

@@ -176,3 +176,11 @@ def test_nan_gradient_at_a_few_float16_values_only_fails(run: Any) -> None:
     assert first["what"] == "gradient" and abs(abs(first["x"]) - math.pi / 2) < 0.01 and math.isnan(first["value"])
     assert r.details["dtypes"]["bfloat16"]["every_value"]["inside"]["count"] == 0
     assert "gradient nan at" in r.summary and "of the 63488 finite float16 values" in r.summary, r.summary
+
+
+def test_a_break_names_the_overflowing_intermediate(run: Any) -> None:
+    r = run("stability", zoo.SwishExpRatio)
+    assert r.status is Status.FAIL, r.summary
+    assert r.details["break"]["dtype"] == "float64" and r.details["cause"] == "mul gave inf"
+    r = run("stability", zoo.PeriodicTan)
+    assert r.details["cause"] == "mul gave inf", r.details["cause"]  # tan(x) * tan(x) in float16

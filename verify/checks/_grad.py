@@ -42,6 +42,10 @@ def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "
             (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
         return torch.zeros_like(t) if g is None else g.detach()
 
+    with torch.no_grad():
+        same_shape = fn(x.clone()).shape == x.shape
+    if not same_shape:
+        return _worst_of_sum(fn, x, eps, mode)
     if mode == "second":
         t = x.clone().requires_grad_()
         with torch.enable_grad():
@@ -64,6 +68,36 @@ def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "
     i = int(err.argmax())
     return {"x": float(x.flatten()[i]), "analytical": float(analytical.flatten()[i]),
             "numerical": float(numerical.flatten()[i])}
+
+
+def _worst_of_sum(fn: Any, x: torch.Tensor, eps: float, mode: str) -> dict[str, float]:
+    """For a function whose output has another shape (a concatenation): the input
+    element where the derivative of the sum of the outputs, by autograd (``backward``)
+    or by forward mode along that element (``forward``), and its central difference
+    disagree most. One call per element: small inputs, and only on a failure."""
+    if mode == "second":
+        raise ValueError("no elementwise second derivative of a shape-changing function")
+    flat = x.detach().reshape(-1)
+    analytical, numerical = torch.zeros_like(flat), torch.zeros_like(flat)
+    if mode == "backward":
+        t = x.detach().clone().requires_grad_()
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
+        analytical = torch.zeros_like(flat) if g is None else g.detach().reshape(-1)
+    for i in range(flat.numel()):
+        e = torch.zeros_like(flat)
+        e[i] = 1.0
+        e = e.reshape(x.shape)
+        with torch.no_grad():
+            numerical[i] = (fn(x + eps * e).sum() - fn(x - eps * e).sum()) / (2 * eps)
+        if mode == "forward":
+            with torch.autograd.forward_ad.dual_level():
+                out = fn(torch.autograd.forward_ad.make_dual(x.clone(), e))
+                tangent = torch.autograd.forward_ad.unpack_dual(out).tangent
+            analytical[i] = 0.0 if tangent is None else tangent.sum()
+    err = (analytical - numerical).abs()
+    i = int(torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err).argmax())
+    return {"x": float(flat[i]), "analytical": float(analytical[i]), "numerical": float(numerical[i])}
 
 
 def located(subject: Subject, ctx: Any, params: dict[str, float] | None, example: Any,

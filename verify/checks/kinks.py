@@ -65,6 +65,8 @@ class Verdict:
 @check("kinks")
 def check_kinks(subject: Subject, ctx: Context) -> Outcome:
     """Kinks found and judged: continuity, d- and d+, autograd's gradient in the subdifferential per dtype."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     if subject.spec is not None and not subject.spec.elementwise:
         return skipped("kinks are looked for in elementwise activations; the spec declares this one is not")
     verdict = Verdict()

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from verify import tolerances as tol
 from verify.checks._grad import formula_with_params
 from verify.checks._layout import Fn, dtype_name, out_of_place
-from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.memory import Saved, StepMemory, default_method, measure_step, saved_for_backward, storage_key
 from verify.subject import Subject
 
@@ -57,6 +57,8 @@ STEP_BATCH = 64
 @check("memory")
 def check_memory(subject: Subject, ctx: Context) -> Outcome:
     """Bytes saved for backward and the training and no_grad peaks, out of place and in place, measured."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     dtype, device = ctx.dtypes[0], ctx.device
     method = default_method(device)
     shape = step_shape(subject, dtype, device)

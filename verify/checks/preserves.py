@@ -40,7 +40,7 @@ from verify.checks._layout import (
     value_and_grads,
     worst,
 )
-from verify.checks.base import Context, Outcome, check, failed, passed, short
+from verify.checks.base import Context, Outcome, check, failed, passed, short, skipped
 from verify.strategies import to_tensor
 from verify.subject import Subject
 
@@ -63,6 +63,8 @@ class Layout:
 @check("preserves")
 def check_preserves(subject: Subject, ctx: Context) -> Outcome:
     """Output shape, dtype, device and the input gradient's dtype follow the input, on every layout."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     dtypes = tuple(dict.fromkeys((torch.float64, *ctx.dtypes)))
     fns = {dt: subject.instance(dt, ctx.device) for dt in dtypes}
     accepts = _Accepts(channel_dependent(subject), subject.accepted_ranks, subject.broadcast_shapes)

@@ -42,7 +42,7 @@ from scipy.special import ndtr
 from verify import tolerances as tol
 from verify.checks._edges import evaluate
 from verify.checks._layout import channel_dependent, dtype_name
-from verify.checks.base import Context, Outcome, check, failed, one_thread, passed
+from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
 from verify.subject import Subject
 
 KINDS = ("vanishing", "exploding", "zero", "nonfinite")
@@ -54,6 +54,8 @@ _CAP = 50.0
 @check("saturation")
 def check_saturation(subject: Subject, ctx: Context) -> Outcome:
     """Vanishing, exploding, exactly-zero and non-finite gradient regions per dtype; dead fractions."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     opts = ctx.options.get("saturation", {})
     vanish = float(opts.get("vanishing", tol.SATURATION_VANISHING))
     explode = float(opts.get("exploding", tol.SATURATION_EXPLODING))

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from verify import tolerances as tol
-from verify.checks._edges import Fn, evaluate
+from verify.checks._edges import Fn, evaluate, first_nonfinite_op, lay
 from verify.checks._grad import settings_label
 from verify.checks._layout import dtype_name
 from verify.checks.base import Context, Outcome, check, failed, passed
@@ -134,6 +134,12 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
         (message, brk, name), more = failures[0], len(failures) - 1
         details["break"] = {"dtype": name, "x": brk.x, "what": brk.what, "value": brk.value}
         details["params"] = failing[0]
+        dt = getattr(torch, name)
+        cause = first_nonfinite_op(subject.instance(dt, ctx.device, failing[0]),
+                                   lay(subject, torch.tensor([brk.x], dtype=torch.float64).to(ctx.device, dt)))
+        details["cause"] = cause
+        if cause is not None:
+            message += f" ({cause} inside the activation)"
         others = "; ".join(m for m, _, _ in failures[1:4])
         summary = message + (f"; also {others}" if others else "") + (f" (and {more - 3} more)" if more > 3 else "")
         return failed(summary, details=details, smallest_input=[brk.x], findings=findings)
@@ -174,9 +180,9 @@ def _every_value(subject: Subject, params: dict[str, float] | None, dt: torch.dt
     def fits(t: Tensor) -> Tensor:
         return torch.isfinite(t) & torch.isfinite(t.to(dt))
 
-    truth_ok = fits(y64) & fits(g64)
+    truth_ok = fits(y64).all(dim=0) & fits(g64).all(dim=0)  # per value, over every output row
     broken = {"output": ~torch.isfinite(y) & truth_ok, "gradient": ~torch.isfinite(g) & truth_ok}
-    anywhere = (broken["output"] | broken["gradient"]).any(dim=0)
+    anywhere = broken["output"].any(dim=0) | broken["gradient"].any(dim=0)
     inside = xs.double().abs() <= required
     out: dict[str, Any] = {"values": int(xs.numel())}
     for where, mask in (("inside", anywhere & inside), ("beyond", anywhere & ~inside)):
@@ -331,7 +337,7 @@ class _Scan:
         if self.dt == torch.float64:
             self._find_overflows(sign, mags, v)
         broken = self._broken(sign, mags, v)
-        anywhere = (broken["output"] | broken["gradient"]).any(dim=0).cpu()
+        anywhere = (broken["output"].any(dim=0) | broken["gradient"].any(dim=0)).cpu()
         if not anywhere.any():
             return None
         i = int(torch.nonzero(anywhere).flatten()[0])
@@ -339,7 +345,7 @@ class _Scan:
             fine = _between(float(mags[i - 1]), float(mags[i]), self.dt)
             fv = self._values(sign * fine)
             fb = self._broken(sign, fine, fv)
-            fine_any = (fb["output"] | fb["gradient"]).any(dim=0).cpu()
+            fine_any = (fb["output"].any(dim=0) | fb["gradient"].any(dim=0)).cpu()
             if fine_any.any():
                 mags, v, broken, i = fine, fv, fb, int(torch.nonzero(fine_any).flatten()[0])
         what = "output" if bool(broken["output"][:, i].any()) else "gradient"
