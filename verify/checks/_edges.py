@@ -79,7 +79,7 @@ def first_nonfinite_op(fn: Fn, x: Tensor) -> str | None:
         return not (isinstance(t, Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()))
 
     class Watch(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             if not found and all(finite(a) for a in tree_leaves((args, kwargs))) and \
                     not all(finite(o) for o in tree_leaves(out)):
