@@ -16,6 +16,10 @@ EPS = {dt: torch.finfo(dt).eps for dt in ALL_FLOAT}
 GRADCHECK_EPS = 1e-6
 GRADCHECK_ATOL = 1e-5
 GRADCHECK_RTOL = 1e-3
+# A jump of f that central differences straddle (an undeclared jump of a spec's
+# forward, which the kinks check judges) is avoided and the search run again, at most
+# this many times.
+GRADCHECK_MAX_JUMPS = 3
 # The gradient checks use gradcheck's fast mode (a random projection u^T J v against
 # the same projection of finite differences): 40x faster here than the element-by-
 # element Jacobian, and any O(1) error in one element moves the projection.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -98,3 +99,24 @@ def test_far_range_follows_the_required_range(run: Any) -> None:
     r = run("gradcheck", zoo.PenalizedTanhFunction, options={"stability": {"required_range": 8.0}})
     assert r.status is Status.PASS, r.summary
     assert r.details["far_range"] == 8.0
+
+
+def _tiny_jump(x: Tensor) -> Tensor:
+    """A forward with an undeclared jump of 2e-7 at 0 (a threshold switch between two
+    formulas that do not quite meet) and a right backward everywhere else."""
+    return torch.where(x > 0, x + 2e-7, x)
+
+
+def test_a_jump_of_the_forward_is_not_blamed_on_the_backward(run: Any) -> None:
+    from acts import Activation, Kind, Properties
+
+    class Wrap(nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            return _tiny_jump(x)
+
+    spec = Activation(name="tiny_jump", kind=Kind.FORMULA, formula="x + 2e-7 [x > 0]", source="test",
+                      module=lambda **kw: Wrap(), functional=_tiny_jump, reference=_tiny_jump,
+                      properties=Properties(limits=(-math.inf, math.inf)))
+    r = run("gradcheck", spec, profile="ci")
+    assert r.status is Status.PASS, r.summary
+    assert any("the forward jumps by 2e-07" in f and "x = 0" in f for f in r.findings), r.findings

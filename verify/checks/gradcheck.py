@@ -36,18 +36,29 @@ def _judge(fn: Any, x: torch.Tensor) -> str | None:
 @check("gradcheck")
 def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     """float64 gradcheck with respect to the input, at drawn points away from kinks."""
-    found = search_settings(subject, ctx, _judge)
     settings = subject.param_settings(ctx.profile)
-    if found is not None:
+    jumps: list[tuple[float, float]] = []  # (x, size) of jumps of f the differences straddled
+    while True:
+        found = search_settings(subject, ctx, _judge, also_avoid=tuple(x for x, _ in jumps))
+        if found is None:
+            break
         params, example, reason = found
         fn = subject.instance(torch.float64, ctx.device, params)
         worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device))
+        jump = None if subject.not_positionwise is not None or len(jumps) >= tol.GRADCHECK_MAX_JUMPS else \
+            _jump(fn, to_tensor(example, torch.float64, ctx.device), worst)
+        if jump is None:
+            break
+        jumps.append((worst["x"], jump))
+    findings = [f"the forward jumps by {size:.3g} within {tol.GRADCHECK_EPS:g} of x = {x:.6g}: central differences "
+                "straddling it are no verdict on the backward (the kinks check judges a jump)" for x, size in jumps]
+    if found is not None:
         of_sum = "" if subject.not_positionwise is None else " (of the sum of the outputs)"
         return failed(
             f"backward{of_sum} disagrees with finite differences at x={worst['x']:.6g} "
             f"({settings_label(params)}): autograd {worst['analytical']:.6g}, numerical {worst['numerical']:.6g}",
             details={"params": params, "reason": reason, **worst},
-            smallest_input=example,
+            smallest_input=example, findings=findings,
         )
     required = required_range(subject, ctx)
     for params in settings if subject.not_positionwise is None else ():
@@ -58,13 +69,31 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
                 f"({settings_label(params)}): autograd {far['analytical']:.6g}, numerical {far['numerical']:.6g} "
                 f"(step {far['step']:.3g})",
                 details={"params": params, "region": "far from 0", **far},
-                smallest_input=[far["x"]],
+                smallest_input=[far["x"]], findings=findings,
             )
     if subject.not_positionwise is not None:
         return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s))",
-                      details={"settings": settings, "far_range": None})
+                      details={"settings": settings, "far_range": None}, findings=findings)
     return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s); "
-                  f"|x| up to {required:g} elementwise)", details={"settings": settings, "far_range": required})
+                  f"|x| up to {required:g} elementwise)", details={"settings": settings, "far_range": required},
+                  findings=findings)
+
+
+def _jump(fn: Any, x: torch.Tensor, worst: dict[str, float]) -> float | None:
+    """The size of a jump of f within a difference step of the worst element, when the
+    central differences say there is one (None: they say the backward is wrong). A jump
+    J between x - h and x + h adds J / 2h to the difference with step h and J / h to the
+    one with step h / 2: their gap is then as large as the difference's own gap from a
+    correct backward; for a wrong backward both differences agree."""
+    h = tol.GRADCHECK_EPS
+    with torch.no_grad():
+        d1 = (fn(x + h) - fn(x - h)) / (2 * h)
+        d2 = (fn(x + h / 2) - fn(x - h / 2)) / h
+    i = int(torch.nonzero(x.flatten() == worst["x"]).flatten()[0])
+    d1_i, d2_i = float(d1.flatten()[i]), float(d2.flatten()[i])
+    if not abs(d2_i - d1_i) > 0.5 * abs(d1_i - worst["analytical"]):
+        return None
+    return 2 * h * (d2_i - d1_i)
 
 
 def required_range(subject: Subject, ctx: Context) -> float:
