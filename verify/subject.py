@@ -158,15 +158,13 @@ class Subject:
     # -- inputs ------------------------------------------------------------------
     @cached_property
     def channels(self) -> int:
-        """The channel count the subject's parameters and buffers fix: the one size
-        above 1 of every tensor that has exactly one (``(C,)`` as PReLU's weight and
+        """The channel count the subject's trainable parameters fix: the one size above
+        1 of every parameter that has exactly one (``(C,)`` as PReLU's weight and
         Snake's alpha, ``(1, C, 1, 1)`` as ACON-C's p1, p2 and beta), when they agree."""
         if self.spec is not None:
             return DEFAULT_CHANNELS
-        fn = self.factory()
-        tensors = [*fn.parameters(), *fn.buffers()] if isinstance(fn, nn.Module) else []
         sizes = set()
-        for t in tensors:
+        for _, t in self.parameters(self.factory()):
             big = [n for n in t.shape if n > 1]
             if len(big) == 1:
                 sizes.add(big[0])
