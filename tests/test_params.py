@@ -57,3 +57,20 @@ def test_backward_right_only_at_the_default_fails_with_the_parameter_named(run: 
     r = run("kinks", zoo.PowerAbs, profile="ci")
     assert r.details["params"] == {"gamma": 0.5}, r.summary
     assert "nan" in r.summary
+
+
+class _SqrtScaled(torch.nn.Module):
+    """x sqrt(beta): defined for beta >= 0 only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.beta = torch.nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sqrt(self.beta)
+
+
+def test_values_outside_a_parameters_domain_are_not_explored() -> None:
+    explored = from_object(_SqrtScaled(), name="s", target="t").explored_settings()
+    assert explored and all(p["beta"] >= 0 for p in explored), explored
+    assert {"beta": -1.0} not in explored and {"beta": 2.0} in explored

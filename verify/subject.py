@@ -317,10 +317,8 @@ class Subject:
                 fixed.append(merged)
         return fixed
 
-    def explored_settings(self) -> list[dict[str, float]]:
-        """One trainable parameter at a time set to each of its explored values (the
-        first value of every parameter, then the second, ...); parameters a user fixed
-        with ``--param`` are left alone."""
+    @cached_property
+    def _explored(self) -> list[dict[str, float]]:
         try:
             fn = self.factory()
         except Exception:
@@ -330,8 +328,24 @@ class Subject:
             if name in self.overrides or p.numel() == 0:
                 continue
             default = float(p.detach().double().mean())
-            per.append([{name: v} for v in explored_values(default)])
+            per.append([{name: v} for v in explored_values(default) if self._defined_at({name: v})])
         return [lst[k] for k in range(max(map(len, per), default=0)) for lst in per if k < len(lst)]
+
+    def explored_settings(self) -> list[dict[str, float]]:
+        """One trainable parameter at a time set to each of its explored values (the
+        first value of every parameter, then the second, ...); parameters a user fixed
+        with ``--param`` are left alone, and so are values at which the forward is not
+        finite on plain inputs in [-2, 2] (outside the parameter's domain: sqrt(beta)
+        at beta < 0 is no gradient bug)."""
+        return list(self._explored)
+
+    def _defined_at(self, params: dict[str, float]) -> bool:
+        try:
+            with torch.no_grad():
+                y = self._build(torch.float64, "cpu", params, False)(_probe_values(self.base_shape))
+        except Exception:  # the subject refuses the value: not a point to judge it at
+            return False
+        return isinstance(y, Tensor) and bool(torch.isfinite(y).all())
 
     @cached_property
     def custom_functions(self) -> list[type[torch.autograd.Function]]:
