@@ -55,4 +55,5 @@ def test_shape_changing_activation_is_judged_where_it_applies() -> None:
     judged = {"gradcheck", "gradgradcheck", "forward_ad", "no_mutation", "determinism", "special_values", "stability"}
     assert {cid for cid, r in results.items() if r.status is Status.PASS} == judged  # type: ignore[attr-defined]
     for cid in ("preserves", "elementwise", "kinks", "saturation", "propagation", "memory", "reference"):
-        assert "(2, 8, 3) for (2, 4, 3)" in results[cid].summary, (cid, results[cid].summary)  # type: ignore[attr-defined]
+        summary = results[cid].summary  # type: ignore[attr-defined]
+        assert "(2, 8, 3) for (2, 4, 3)" in summary, (cid, summary)

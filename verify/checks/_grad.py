@@ -13,12 +13,11 @@ from verify.subject import Subject
 
 
 def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: int = 2, length: int = 3,
-                    large: float | None = None, second_order: bool = False,
-                    also_avoid: tuple[float, ...] = ()) -> st.SearchStrategy[Any]:
+                    large: float | None = None, also_avoid: tuple[float, ...] = ()) -> st.SearchStrategy[Any]:
     """Inputs for a gradient check, away from kinks and from the points where f'' jumps
     or is not finite: a check of the backward's derivative straddles those, and a
-    central difference of f is off near a vertical tangent of f' (|x|^1.5 at 0).
-    ``second_order`` is kept for the callers' clarity; both orders avoid both."""
+    central difference of f is off near a vertical tangent of f' (|x|^1.5 at 0);
+    and from ``also_avoid``."""
     lo, hi = domain_range(subject.domain(params))
     avoid = sorted({*subject.kinks(params), *subject.second_order_kinks(params), *also_avoid})
     return tensors(subject.shape(batch, length), lo, hi, avoid=avoid, large=large)
@@ -128,8 +127,8 @@ def settings_label(params: dict[str, float] | None) -> str:
 EDGE_SHARE = 0.2
 
 
-def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool = False,
-                    also_avoid: tuple[float, ...] = ()) -> tuple[dict[str, float] | None, Any, str] | None:
+def search_settings(subject: Subject, ctx: Any, judge: Any, also_avoid: tuple[float, ...] = ()
+                    ) -> tuple[dict[str, float] | None, Any, str] | None:
     """Run ``judge(fn, x) -> reason | None`` over drawn float64 inputs at every
     parameter setting; the first failure as (params, smallest input, reason). ``fn``
     calls the subject on a copy of its input: one that writes into its input without
@@ -145,7 +144,7 @@ def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool =
 
         # The defaults get the profile's full search; the edge values share it.
         share = 1.0 if i == 0 else EDGE_SHARE
-        strategy = sample_strategy(subject, params, second_order=second_order, also_avoid=also_avoid)
+        strategy = sample_strategy(subject, params, also_avoid=also_avoid)
         found = falsify(strategy, prop, ctx.profile, share)
         if found is not None:
             return params, found[0], found[1]

@@ -52,7 +52,8 @@ def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
     if found is not None:
         params, example, reason = found
         where, numbers = located(subject, ctx, params, example, "forward")
-        return failed(f"forward-mode derivative (jvp) wrong{where} ({settings_label(params)})" + ("" if where else f": {reason}"),
+        return failed(f"forward-mode derivative (jvp) wrong{where} ({settings_label(params)})"
+                      + ("" if where else f": {reason}"),
                       details={"params": params, "reason": reason, **numbers}, smallest_input=example)
     settings = subject.param_settings(ctx.profile)
     return passed(f"jvp matches finite differences (float64, {len(settings)} setting(s))")

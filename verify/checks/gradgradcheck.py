@@ -46,13 +46,14 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
     if subject.once_differentiable:
         return skipped(SKIP_REASON)
     try:
-        found = search_settings(subject, ctx, _judge, second_order=True)
+        found = search_settings(subject, ctx, _judge)
     except _OnceDifferentiable as exc:
         return skipped(str(exc))
     if found is not None:
         params, example, reason = found
         where, numbers = located(subject, ctx, params, example, "second")
-        return failed(f"second derivative wrong{where} ({settings_label(params)})" + ("" if where else f": {reason}"),
+        return failed(f"second derivative wrong{where} ({settings_label(params)})"
+                      + ("" if where else f": {reason}"),
                       details={"params": params, "reason": reason, **numbers}, smallest_input=example)
     return passed("second derivatives match finite differences of the backward "
                   f"(float64, {len(subject.param_settings(ctx.profile))} setting(s))")

@@ -82,7 +82,8 @@ def check_propagation(subject: Subject, ctx: Context) -> Outcome:
         x = float(mf.rule.x[i])
         what = "phi" if not np.isfinite(mf.phi[i]) else "phi'"
         value = mf.phi[i] if what == "phi" else mf.dphi[i]
-        cause = first_nonfinite_op(subject.instance(torch.float64), lay(subject, torch.tensor([x], dtype=torch.float64)))
+        at = lay(subject, torch.tensor([x], dtype=torch.float64))
+        cause = first_nonfinite_op(subject.instance(torch.float64), at)
         return skipped(f"{what} is {value} at x = {x:.6g} (inside the Gaussian integrals, out to |x| = "
                        f"{float(np.abs(mf.rule.x).max()):.4g})" + (f": {cause}, an overflow inside the activation"
                                                                     if cause else "")
