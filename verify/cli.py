@@ -97,11 +97,29 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-limit", type=_bytes, default=None, metavar="SIZE",
                    help="memory one worker process may take, e.g. 4G or 512M (default: half the machine's "
                         "memory shared among the workers, at least 1G each); past it the check is an error")
+    p.add_argument("--param", dest="params", type=_param, action="append", default=None, metavar="NAME=VALUE",
+                   help="set a parameter (a spec's, or a module's parameter or buffer, broadcast to its shape); "
+                        "repeatable")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
 def _ids(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--param {text!r}: expected NAME=VALUE")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--param {text!r}: the value is not a number") from None
+
+
+def _params(args: argparse.Namespace) -> dict[str, float] | None:
+    """``--param NAME=VALUE`` options as a dict (the last of a repeated name wins)."""
+    return dict(args.params) if getattr(args, "params", None) else None
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -283,13 +301,14 @@ def gate(args: argparse.Namespace, ctx: Any,
     stopped = None
     with Pool(jobs, memory) as pool:
         try:
-            names = pool.resolve(targets, args.init, time_limit_s(ctx, args.timeout))
+            names = pool.resolve(targets, args.init, time_limit_s(ctx, args.timeout), _params(args))
             work = []
             for i, (target, name) in enumerate(zip(targets, names, strict=True)):
                 if isinstance(name, SubjectResult):  # its loading exited, died or hung
                     finished(i, error_subject(name.name, target, checks, name.info["error"]))
                 else:
-                    work.append(Job(i, name, target, tuple(c.id for c in checks), ctx, args.init, args.timeout))
+                    work.append(Job(i, name, target, tuple(c.id for c in checks), ctx, args.init, args.timeout,
+                                    _params(args)))
             pool.run(work, finished)
         except KeyboardInterrupt as exc:
             stopped = signal.Signals(getattr(exc, "signum", signal.SIGINT))
@@ -388,7 +407,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError("--device cuda: no CUDA device is visible")
     cfg = bench_config(args, device)
     json_path = _output(args.json, "--json")
-    subjects = [resolve(t, args.init) for t in (args.targets or acts.names())]
+    subjects = [resolve(t, args.init, _params(args)) for t in (args.targets or acts.names())]
     log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     data = run_bench(subjects, cfg, log)
     if json_path:
@@ -447,7 +466,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             # Benchmarks run in this process: a subject with an error (it may have exited,
             # crashed or hung its worker) is left out of them.
             benched = [s for s in results if not any(c.status is Status.ERROR for c in s.checks)]
-            bench = run_bench([resolve(s.target, args.init) for s in benched], bench_config(args, ctx.device), log)
+            bench = run_bench([resolve(s.target, args.init, _params(args)) for s in benched],
+                              bench_config(args, ctx.device), log)
             R.write_json(bench, files["bench.json"])
             data["bench"] = bench
             R.write_json(data, files["results.json"])

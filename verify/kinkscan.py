@@ -35,7 +35,7 @@ import torch
 from scipy.optimize import elementwise
 
 from verify import tolerances as tol
-from verify.subject import Subject
+from verify.subject import Subject, value_rows
 
 SCAN_RANGE = tol.KINK_SCAN_RANGE
 SCAN_STEP = tol.KINK_SCAN_STEP
@@ -88,11 +88,16 @@ class Evaluator:
         return v.clone()
 
     def rows(self, t: torch.Tensor, n: int) -> np.ndarray:
-        """Back from the layout to (channels, n)."""
+        """Back from the layout to (channels, n) (more rows for the output of a
+        shape-changing activation: see :func:`verify.subject.value_rows`)."""
         t = t.detach()
-        t = t.reshape(self.lanes, -1) if len(self.base) >= 3 else (t.T if len(self.base) == 2 else t.reshape(1, -1))
         if self.spread:
+            t = t.reshape(self.lanes, -1) if len(self.base) >= 3 else t.T
             t = t.reshape(1, -1)[:, :n]
+        elif len(self.base) >= 2:
+            t = value_rows(t, 2 if len(self.base) >= 3 else 0, n)
+        else:
+            t = t.reshape(1, -1)
         return t.double().cpu().numpy()
 
     def __call__(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -113,6 +118,24 @@ class Evaluator:
 
         f, df = self._chunked(values, run)
         return f, df
+
+    def second(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
+        """autograd's f'' at the values (through the backward; 0 where it gives none,
+        NaN where the backward cannot be differentiated)."""
+        def run(x: torch.Tensor, n: int) -> tuple[np.ndarray]:
+            x.requires_grad_()
+            with torch.enable_grad():
+                y = self.fn(x.clone())
+                d2 = None
+                if y.requires_grad:
+                    (d1,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+                    if d1.requires_grad:
+                        (d2,) = torch.autograd.grad(d1.sum(), x, allow_unused=True)
+            if d2 is None:
+                d2 = torch.zeros_like(x) if y.requires_grad else torch.full_like(x, math.nan)
+            return (self.rows(d2, n),)
+
+        return self._chunked(values, run)[0]
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -457,11 +480,17 @@ def scan_kinks(subject: Subject, lo: float | None = None, hi: float | None = Non
         xs = grid(r_lo if lo is None else lo, r_hi if hi is None else hi, step, f.channels)
         values, slopes = f.both(xs)
         found = [p.x for p in find_points(f, xs, slopes if derivative else values)]
-        if not derivative:
-            # A NaN gradient where f is finite (sqrt(x * x) at 0) is a point to avoid too.
-            for run in _runs((~np.isfinite(slopes) & np.isfinite(values)).any(axis=0)):
-                if run.size <= tol.KINK_NONFINITE_RUN:
-                    found += [float(v) for v in xs[run]]
+        # A NaN gradient where f is finite (sqrt(x * x) at 0) is a point to avoid too;
+        # so, for the second order, is a NaN f'' where f' is finite (|x|^1.5 at 0, where
+        # f' has a vertical tangent and pow's double backward gives 0 * inf).
+        inner, outer = (slopes, f.second(xs)) if derivative else (values, slopes)
+        if inner.shape == outer.shape:
+            alone = (~np.isfinite(outer) & np.isfinite(inner)).any(axis=0)
+        else:  # a shape-changing subject: more output rows than gradient rows
+            alone = (~np.isfinite(outer)).any(axis=0) & np.isfinite(inner).all(axis=0)
+        for run in _runs(alone):
+            if run.size <= tol.KINK_NONFINITE_RUN:
+                found += [float(v) for v in xs[run]]
     except Exception:
         return []
     return merge(found)

@@ -207,9 +207,11 @@ def repro_command(target: str, check_id: str, ctx: Context, init: dict[str, Any]
 
 
 def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | None = None,
-              init: dict[str, Any] | None = None, user_timeout_s: float | None = None) -> CheckResult:
+              init: dict[str, Any] | None = None, user_timeout_s: float | None = None,
+              user_params: dict[str, float] | None = None) -> CheckResult:
     """One check on one subject in this process; never raises for the subject's sake.
-    ``init`` and ``user_timeout_s`` are the options the run was given, for the repro."""
+    ``init``, ``user_timeout_s`` and ``user_params`` are the options the run was given,
+    for the repro (parameter values a check found the failure at take precedence)."""
     start = time.perf_counter()
     changed: list[str] = []
     try:
@@ -239,7 +241,8 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
     if changed:
         findings += (f"the subject changed torch's global state and left it so (restored for the next check): "
                      f"{'; '.join(changed)}",)
-    params = outcome.details.get("params") if isinstance(outcome.details.get("params"), dict) else None
+    found_at = outcome.details.get("params") if isinstance(outcome.details.get("params"), dict) else None
+    params = {**(user_params or {}), **(found_at or {})} or None
     bad = outcome.status in (Status.FAIL, Status.ERROR)
     return CheckResult(
         id=check.id,
@@ -311,6 +314,7 @@ class Job:
     ctx: Context
     init: dict[str, Any] | None = None
     timeout_s: float | None = None  # the user's --timeout; None: the profile's
+    params: dict[str, float] | None = None  # the user's --param values
 
     @property
     def limit_s(self) -> float:
@@ -355,13 +359,14 @@ class Pool:
             w.stop(kill)
         self._workers = []
 
-    def resolve(self, targets: Sequence[str], init: dict[str, Any] | None, limit_s: float) -> list[str | SubjectResult]:
+    def resolve(self, targets: Sequence[str], init: dict[str, Any] | None, limit_s: float,
+                params: dict[str, float] | None = None) -> list[str | SubjectResult]:
         """Each target's subject name, loaded in a worker (a module's import and a
         class's ``__init__`` are the subject's code too). A target that cannot be
         resolved raises TargetError; one whose loading exits, dies or hangs gives an
         empty SubjectResult, filled in by :meth:`run` with errors."""
         out: list[str | SubjectResult] = [""] * len(targets)
-        tasks = [_Resolve(i, t, init, limit_s, out) for i, t in enumerate(targets)]
+        tasks = [_Resolve(i, t, init, params, limit_s, out) for i, t in enumerate(targets)]
         self._drive(tasks)
         errors = [t.target_error for t in tasks if t.target_error]
         if errors:
@@ -430,13 +435,13 @@ class _Task:
 
 
 class _Resolve(_Task):
-    def __init__(self, index: int, target: str, init: dict[str, Any] | None, limit_s: float,
-                 out: list[str | SubjectResult]) -> None:
-        self.index, self.target, self.init, self.limit_s, self.out = index, target, init, limit_s, out
+    def __init__(self, index: int, target: str, init: dict[str, Any] | None, params: dict[str, float] | None,
+                 limit_s: float, out: list[str | SubjectResult]) -> None:
+        self.index, self.target, self.init, self.params, self.limit_s, self.out = index, target, init, params, limit_s, out
         self.target_error = ""
 
     def request(self) -> tuple[Any, ...]:
-        return ("resolve", self.target, self.init, self.limit_s)
+        return ("resolve", self.target, self.init, self.params, self.limit_s)
 
     def message(self, msg: tuple[Any, ...]) -> bool:
         kind, text = msg
@@ -494,7 +499,7 @@ class _Subject(_Task):
                    "its worker was killed)" if hung else f"{reason} during {self.phase}")
         check = CheckResult(self.phase, Status.ERROR, summary,
                             repro=repro_command(self.job.target, self.phase, self.job.ctx, self.job.init,
-                                                self.job.timeout_s))
+                                                self.job.timeout_s, self.job.params))
         self.results.append(check)
         why = "ran past its limit" if hung else "killed its worker"
         self._finish(not_run(self._left(), f"not run: the subject {why} in {self.phase}"), {})
@@ -606,8 +611,8 @@ def _serve(conn: Connection, memory_limit_bytes: int | None) -> None:
         if request is None:
             return
         if request[0] == "resolve":
-            _, target, init, limit = request
-            conn.send(_resolve(subjects, target, init, limit))
+            _, target, init, params, limit = request
+            conn.send(_resolve(subjects, target, init, params, limit))
             capture.take()
         else:
             if _check_subject(conn, request[1], subjects, clean, capture, memory_limit_bytes):
@@ -615,12 +620,12 @@ def _serve(conn: Connection, memory_limit_bytes: int | None) -> None:
 
 
 def _resolve(cache: dict[str, Subject], target: str, init: dict[str, Any] | None,
-             limit_s: float) -> tuple[str, str]:
-    key = json.dumps([target, init], sort_keys=True)
+             params: dict[str, float] | None, limit_s: float) -> tuple[str, str]:
+    key = json.dumps([target, init, params], sort_keys=True)
     try:
         with time_limit(limit_s), isolated_state([]):
             cache.clear()
-            cache[key] = resolve(target, init)
+            cache[key] = resolve(target, init, params)
     except TargetError as exc:
         return ("target_error", str(exc))
     except CheckTimeout:
@@ -633,9 +638,9 @@ def _resolve(cache: dict[str, Subject], target: str, init: dict[str, Any] | None
 def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], clean: TorchState,
                    capture: _Capture, memory_limit_bytes: int | None) -> bool:
     """Run one job's checks, reporting each; True when this worker must not be reused."""
-    key = json.dumps([job.target, job.init], sort_keys=True)
+    key = json.dumps([job.target, job.init, job.params], sort_keys=True)
     if key not in subjects:
-        kind, text = _resolve(subjects, job.target, job.init, job.limit_s)
+        kind, text = _resolve(subjects, job.target, job.init, job.params, job.limit_s)
         if kind != "resolved":
             conn.send(("load_error", text))
             return False
@@ -644,7 +649,7 @@ def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], cle
     for cid in job.check_ids:
         conn.send(("begin", cid))
         clean.restore()
-        result = run_check(subject, CHECKS[cid], job.ctx, job.limit_s, job.init, job.timeout_s)
+        result = run_check(subject, CHECKS[cid], job.ctx, job.limit_s, job.init, job.timeout_s, job.params)
         output, size = capture.take()
         if size:
             result = replace(result, details={**result.details, "output": output, "output_bytes": size})

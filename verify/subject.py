@@ -41,7 +41,11 @@ class Subject:
     function_cls: type[torch.autograd.Function] | None = None
     origin: str = "callable"  # spec | module | function | callable
     notes: list[str] = field(default_factory=list)
+    # Values set on every instance (``--param NAME=VALUE``): a spec's parameter, or a
+    # parameter or buffer of a built module (filled: broadcast to its shape).
+    overrides: dict[str, float] = field(default_factory=dict)
     _derivative_kinks: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
+    _kinks_at: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
 
     # -- instances ---------------------------------------------------------------
     def instance(
@@ -52,9 +56,18 @@ class Subject:
         inplace: bool = False,
     ) -> Fn:
         """A fresh activation in ``dtype`` on ``device``; modules in eval mode (the
-        checks judge the function, not a stochastic training mode)."""
+        checks judge the function, not a stochastic training mode). A subject that
+        always works in place (:attr:`always_inplace`) is called on a fresh copy of its
+        input unless ``inplace`` asks for its own in-place form."""
+        fn = self._build(dtype, device, params, inplace)
+        if not inplace and self.always_inplace:
+            return on_a_copy(fn)
+        return fn
+
+    def _build(self, dtype: torch.dtype, device: str | torch.device, params: dict[str, float] | None,
+               inplace: bool) -> Fn:
         if self.spec is not None:
-            values = {**self.spec.defaults(), **(params or {})}
+            values = {**self.spec.defaults(), **self.overrides, **(params or {})}
             module = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
                                      **values)
             fn: Fn = module.to(device=device, dtype=dtype).eval()
@@ -66,14 +79,19 @@ class Subject:
                     if isinstance(p, torch.Tensor):
                         p.fill_(value)
             return fn
-        elif inplace:
-            if self.inplace_factory is None:
-                raise ValueError(f"{self.name} has no in-place variant")
+        elif inplace and self.inplace_factory is not None:
             fn = self.inplace_factory()
+        elif inplace and not self.always_inplace:
+            raise ValueError(f"{self.name} has no in-place variant")
         else:
             fn = self.factory()
+        values = {**self.overrides, **(params or {})}
+        if values:
+            set_values(fn, values, self.name)
         if isinstance(fn, nn.Module):
             fn = fn.to(device=device, dtype=dtype).eval()
+            if values and dtype == torch.float64:
+                set_values(fn, values, self.name)  # exactly, not their float32 rounding
         return fn
 
     def parameters(self, fn: Fn) -> list[tuple[str, nn.Parameter]]:
@@ -84,7 +102,48 @@ class Subject:
 
     @property
     def has_inplace(self) -> bool:
-        return self.inplace_factory is not None
+        """Whether there is an in-place form to check: a variant the subject offers and
+        does not decline, or the subject itself when it always works in place."""
+        return (self.inplace_factory is not None and self.inplace_declined is None) or self.always_inplace
+
+    @cached_property
+    def always_inplace(self) -> bool:
+        """Whether the subject, with no in-place variant to choose, writes into its
+        input under autograd: a Function that overwrites its input and marks it dirty
+        (``ctx.mark_dirty``) returns that very tensor, with its version bumped. One that
+        writes without marking it returns a view instead, and stays a mutation bug, as
+        does a plain function that calls an in-place op (``x.relu_()``) with no flag to
+        say it means to."""
+        if self.spec is not None or self.inplace_factory is not None:
+            return False
+        try:
+            fn = self._build(torch.float64, "cpu", None, False)
+            leaf = _probe_values(self.base_shape).requires_grad_()
+            x = leaf.clone()
+            version = x._version
+            y = fn(x)
+        except Exception:  # the subject decides what it accepts; other checks say why
+            return False
+        marked_by_a_function = getattr(getattr(y, "grad_fn", None), "_forward_cls", None) is not None
+        return y is x and x._version != version and marked_by_a_function
+
+    @cached_property
+    def inplace_declined(self) -> str | None:
+        """Why the subject declines its in-place variant: the message of the
+        ``NotImplementedError`` it raises when built or called in place (a base class
+        that takes ``inplace=True`` from every activation of a zoo and refuses it where
+        there is no in-place form), or None."""
+        if self.inplace_factory is None:
+            return None
+        try:
+            fn = self.inplace_factory()
+            with torch.no_grad():
+                fn(_probe_values(self.base_shape))
+        except NotImplementedError as exc:
+            return str(exc).strip() or type(exc).__name__
+        except Exception:  # any other failure is the inplace check's to judge
+            return None
+        return None
 
     @property
     def kind(self) -> str:
@@ -99,30 +158,98 @@ class Subject:
     # -- inputs ------------------------------------------------------------------
     @cached_property
     def channels(self) -> int:
+        """The channel count the subject's trainable parameters fix: the one size above
+        1 of every parameter that has exactly one (``(C,)`` as PReLU's weight and
+        Snake's alpha, ``(1, C, 1, 1)`` as ACON-C's p1, p2 and beta), when they agree."""
         if self.spec is not None:
             return DEFAULT_CHANNELS
-        sizes = {p.numel() for _, p in self.parameters(self.factory()) if p.dim() == 1 and p.numel() > 1}
+        sizes = set()
+        for _, t in self.parameters(self.factory()):
+            big = [n for n in t.shape if n > 1]
+            if len(big) == 1:
+                sizes.add(big[0])
         return sizes.pop() if len(sizes) == 1 else DEFAULT_CHANNELS
 
     @cached_property
+    def accepted_ranks(self) -> tuple[int, ...]:
+        """The input ranks (2 to 5, channels at dimension 1) on which the subject keeps
+        the shape: all of them for an elementwise function or a PReLU-like weight; only
+        4 for parameters of shape (1, C, 1, 1); only 3 for a (C,) parameter unsqueezed
+        to (1, C, 1)."""
+        ranks = []
+        for rank in (2, 3, 4, 5):
+            shape = (2, self.channels, *(3,) * (rank - 2))
+            try:
+                y = self._build(torch.float64, "cpu", None, False)(_probe_values(shape))
+            except Exception:  # the subject decides what it accepts
+                continue
+            if isinstance(y, Tensor) and y.shape == shape:
+                ranks.append(rank)
+        return tuple(ranks)
+
+    def broadcast_shapes(self, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """What an input of ``shape`` becomes when broadcast against each parameter or
+        buffer of the subject (a 0-d input against ACON-C's (1, C, 1, 1) p1 gives
+        (1, C, 1, 1)): an output of one of these shapes is the parameter's doing."""
+        fn = self.factory()
+        shapes = [tuple(t.shape) for t in ([*fn.parameters(), *fn.buffers()] if isinstance(fn, nn.Module) else [])]
+        # A per-channel tensor may be reshaped to (1, C, 1, ...) for the ranks it takes
+        # (Snake's alpha of shape (C,) unsqueezed to (1, C, 1)).
+        c = self.channels
+        if any([n for n in t if n > 1] == [c] for t in shapes):
+            shapes += [(1, c, *(1,) * (rank - 2)) for rank in self.accepted_ranks]
+        out = []
+        for t in shapes:
+            try:
+                out.append(tuple(torch.broadcast_shapes(shape, t)))
+            except RuntimeError:
+                continue
+        return out
+
+    @cached_property
     def base_shape(self) -> tuple[int, ...]:
-        """A small input shape the activation accepts, channels at dimension 1.
-        Raises :class:`ShapeError` when none of the usual layouts works."""
+        """A small input shape the activation accepts, channels at dimension 1: one on
+        which it keeps the shape, or else one on which it returns a tensor of the same
+        rank (a shape-changing activation). Raises :class:`ShapeError` when none of the
+        usual layouts works."""
         c = self.channels
         candidates = [(2, c, 3), (2, c), (2, c, 3, 3), (c,), (6,)]
         errors = []
+        changed = None  # the first layout on which the output is a tensor of another shape
         for shape in candidates:
             try:
-                fn = self.instance(torch.float64)
-                x = torch.linspace(-2, 2, int(torch.Size(shape).numel()), dtype=torch.float64).reshape(shape)
+                fn = self._build(torch.float64, "cpu", None, False)
+                x = _probe_values(shape)
                 y = fn(x)
             except Exception as exc:  # the subject decides what it accepts
                 errors.append(f"{shape}: {type(exc).__name__}: {exc}")
                 continue
             if isinstance(y, Tensor) and y.shape == x.shape:
                 return shape
+            if changed is None and isinstance(y, Tensor) and y.dim() == x.dim() >= 2 and y.is_floating_point():
+                changed = shape
             errors.append(f"{shape}: returned {type(y).__name__} {getattr(y, 'shape', '')}")
+        if changed is not None:
+            return changed  # a shape-changing activation (see output_shape)
         raise ShapeError(f"no input shape accepted ({'; '.join(errors)[:300]})")
+
+    @cached_property
+    def output_shape(self) -> tuple[int, ...]:
+        """The output's shape for an input of :attr:`base_shape`: the same for an
+        activation with one output per input position; another for one that changes
+        the shape (concatenating f(x) and f(-x) along the channels)."""
+        with torch.no_grad():
+            y = self._build(torch.float64, "cpu", None, False)(_probe_values(self.base_shape))
+        return tuple(y.shape)
+
+    @property
+    def not_positionwise(self) -> str | None:
+        """Why the subject has no one output per input position (None: it has): the
+        reason a check that compares an output with its input position skips."""
+        if self.output_shape == tuple(self.base_shape):
+            return None
+        return (f"the output has another shape than the input ({self.output_shape} for {tuple(self.base_shape)}): "
+                "there is no one output per input position to judge")
 
     def shape(self, batch: int = 2, length: int = 3) -> tuple[int, ...]:
         """An input shape with ``batch`` samples and ``length`` positions per channel."""
@@ -135,10 +262,17 @@ class Subject:
 
     # -- facts -------------------------------------------------------------------
     def kinks(self, params: dict[str, float] | None = None) -> list[float]:
-        """Known kinks: the spec's, or those found by scanning."""
+        """Known kinks: the spec's, or those found by scanning (at ``params``)."""
         if self.spec is not None:
-            return self.spec.kink_points(params)
-        return self.detected_kinks
+            return self.spec.kink_points({**self.overrides, **(params or {})} or None)
+        if not params:
+            return self.detected_kinks
+        key = tuple(sorted(params.items()))
+        if key not in self._kinks_at:
+            from verify.kinkscan import scan_kinks
+
+            self._kinks_at[key] = scan_kinks(self, params=params)
+        return self._kinks_at[key]
 
     @cached_property
     def detected_kinks(self) -> list[float]:
@@ -161,12 +295,57 @@ class Subject:
             return self.spec.domain_at(params)
         return (-float("inf"), float("inf"))
 
-    def param_settings(self) -> list[dict[str, float] | None]:
-        """Parameter points to test: the spec's defaults and edge values, or just the
-        subject as built (None)."""
-        if self.spec is not None and self.spec.params:
-            return list(self.spec.param_settings())
-        return [None]
+    def param_settings(self, profile: str = "ci") -> list[dict[str, float] | None]:
+        """Parameter points to test: the spec's defaults and edge values; without a
+        spec, the subject as built (None) and then values of its trainable parameters
+        around and away from their defaults (see :func:`explored_values`), one
+        parameter at a time, as many as the profile's ``EXPLORED_SETTINGS``; each with
+        the values ``--param`` fixed."""
+        settings: list[dict[str, float] | None]
+        if self.spec is not None:
+            settings = list(self.spec.param_settings()) if self.spec.params else [None]
+        else:
+            settings = [None, *self.explored_settings()[: EXPLORED_SETTINGS.get(profile, 0)]]
+        if not self.overrides:
+            return settings
+        # Values fixed with --param hold in every setting (and name it); settings that
+        # differed only in them become one.
+        fixed: list[dict[str, float] | None] = []
+        for p in settings:
+            merged = {**(p or {}), **self.overrides}
+            if merged not in fixed:
+                fixed.append(merged)
+        return fixed
+
+    @cached_property
+    def _explored(self) -> list[dict[str, float]]:
+        try:
+            fn = self.factory()
+        except Exception:
+            return []
+        per = []
+        for name, p in self.parameters(fn):
+            if name in self.overrides or p.numel() == 0:
+                continue
+            default = float(p.detach().double().mean())
+            per.append([{name: v} for v in explored_values(default) if self._defined_at({name: v})])
+        return [lst[k] for k in range(max(map(len, per), default=0)) for lst in per if k < len(lst)]
+
+    def explored_settings(self) -> list[dict[str, float]]:
+        """One trainable parameter at a time set to each of its explored values (the
+        first value of every parameter, then the second, ...); parameters a user fixed
+        with ``--param`` are left alone, and so are values at which the forward is not
+        finite on plain inputs in [-2, 2] (outside the parameter's domain: sqrt(beta)
+        at beta < 0 is no gradient bug)."""
+        return list(self._explored)
+
+    def _defined_at(self, params: dict[str, float]) -> bool:
+        try:
+            with torch.no_grad():
+                y = self._build(torch.float64, "cpu", params, False)(_probe_values(self.base_shape))
+        except Exception:  # the subject refuses the value: not a point to judge it at
+            return False
+        return isinstance(y, Tensor) and bool(torch.isfinite(y).all())
 
     @cached_property
     def custom_functions(self) -> list[type[torch.autograd.Function]]:
@@ -207,6 +386,10 @@ class Subject:
 
     def info(self) -> dict[str, Any]:
         d: dict[str, Any] = {"origin": self.origin, "kind": self.kind, "inplace": self.has_inplace}
+        if self.always_inplace:
+            d["always_inplace"] = True
+        if self.inplace_declined is not None:
+            d["inplace_declined"] = self.inplace_declined
         if self.spec is not None:
             d["spec"] = self.spec.to_json()
         try:
@@ -224,8 +407,77 @@ class Subject:
         return d
 
 
+# Explored parameter settings (beyond the defaults) per profile, for a subject without
+# a spec: each costs every parameter-aware check one more pass (gradcheck, its second
+# order and forward mode, param_grads, stability, kinks).
+EXPLORED_SETTINGS = {"quick": 2, "ci": 4, "thorough": 16}
+
+
+def explored_values(default: float) -> list[float]:
+    """Values of a parameter worth trying, most telling first: twice the default, a
+    fraction below 1 (an exponent < 1 makes |x|^p's slope infinite at 0), the other
+    sign, ten times, near zero, then more. A default of 0 is taken as 1."""
+    base = default if abs(default) > 1e-6 else 1.0
+    candidates = [2 * base, 0.5 if abs(base - 0.5) > 1e-9 else 0.25, -base, 10 * base, 1e-2 * base, 0.5 * base,
+                  -2 * base, 0.1 * base, 100 * base, -10 * base]
+    out: list[float] = []
+    for v in candidates:
+        v = float(f"{v:.6g}")
+        if v != default and v not in out:
+            out.append(v)
+    return out
+
+
+def set_values(fn: Any, values: dict[str, float], name: str = "the subject") -> None:
+    """Fill each named parameter or buffer of a module (``beta``, ``act.alpha``) with a
+    value, broadcast to its shape. A name that is neither is the user's mistake."""
+    from verify.errors import TargetError
+
+    if not isinstance(fn, nn.Module):
+        raise TargetError(f"--param sets a parameter or buffer of a module; {name} is not a module")
+    tensors: dict[str, Tensor] = {**dict(fn.named_parameters()), **dict(fn.named_buffers())}
+    with torch.no_grad():
+        for key, value in values.items():
+            t = tensors.get(key)
+            if t is None:
+                known = ", ".join(sorted(tensors)) or "none"
+                raise TargetError(f"{name} has no parameter or buffer {key!r} (it has: {known})")
+            t.fill_(value)
+
+
 class ShapeError(Exception):
     """The subject accepts none of the input layouts the checks know."""
+
+
+def value_rows(t: Tensor, values_dim: int, n: int) -> Tensor:
+    """An output as (rows, n): dimension ``values_dim`` of the input held the n values,
+    every other dimension (channels; what a shape-changing activation concatenated)
+    becomes a row. Raises :class:`ShapeError` when the output no longer has the n
+    values along that dimension (a concatenation along it)."""
+    if t.dim() <= values_dim or t.shape[values_dim] != n:
+        raise ShapeError(f"an output of shape {tuple(t.shape)} does not keep the {n} input values along "
+                         f"dimension {values_dim}")
+    return t.movedim(values_dim, -1).reshape(-1, n)
+
+
+def _probe_values(shape: tuple[int, ...]) -> Tensor:
+    """Evenly spaced float64 values in [-2, 2] of ``shape``: a first call on a subject."""
+    return torch.linspace(-2, 2, int(torch.Size(shape).numel()), dtype=torch.float64).reshape(shape)
+
+
+def on_a_copy(fn: Fn) -> Fn:
+    """``fn`` called on a fresh copy of its input: the out-of-place form of a subject
+    that always writes into its input. Autograd tracks the copy back to the caller's
+    tensor, so gradients (first and second order, forward mode) reach a leaf; a module
+    stays the same module (its parameters keep their names), with a pre-hook."""
+    if isinstance(fn, nn.Module):
+        fn.register_forward_pre_hook(lambda _module, args: (args[0].clone(), *args[1:]))
+        return fn
+
+    def copying(x: Tensor) -> Tensor:
+        return fn(x.clone())
+
+    return copying
 
 
 def _overrides(cls: type, name: str) -> bool:
@@ -282,12 +534,24 @@ def from_module(module: nn.Module, name: str, target: str) -> Subject:
 
 
 def from_module_class(cls: type[nn.Module], init: dict[str, Any], name: str, target: str) -> Subject:
-    subject = from_module(cls(**init), name, target)
+    """A module class, built once: every instance is a copy of that one, so a
+    constructor that draws its parameters at random (ACON-C's ``torch.randn``) gives
+    every check, and both sides of a comparison, the same function. The in-place form
+    is built with ``inplace=True`` where the constructor takes it, with the same state."""
+    built = cls(**init)
+    subject = from_module(built, name, target)
     if subject.inplace_factory is not None and "inplace" in inspect.signature(cls).parameters:
-        subject.factory = lambda: cls(**{**init, "inplace": False})
-        subject.inplace_factory = lambda: cls(**{**init, "inplace": True})
-    elif subject.inplace_factory is None:
-        subject.factory = lambda: cls(**init)
+        plain = built if not getattr(built, "inplace", False) else cls(**{**init, "inplace": False})
+        state = plain.state_dict()
+
+        def in_place() -> nn.Module:
+            module = cls(**{**init, "inplace": True})
+            if module.state_dict().keys() == state.keys():
+                module.load_state_dict(state)
+            return module
+
+        subject.factory = lambda: copy.deepcopy(plain)
+        subject.inplace_factory = in_place
     return subject
 
 

@@ -24,7 +24,30 @@ from verify import subject as S
 from verify.errors import TargetError
 
 
-def resolve(target: str, init: dict[str, Any] | None = None) -> S.Subject:
+def resolve(target: str, init: dict[str, Any] | None = None, params: dict[str, float] | None = None) -> S.Subject:
+    """The subject a target names; ``params`` (``--param NAME=VALUE``) are set on every
+    instance: a spec's parameters, or parameters and buffers of a built module."""
+    subject = _resolve(target, init)
+    if params:
+        with_params(subject, params)
+    return subject
+
+
+def with_params(subject: S.Subject, params: dict[str, float]) -> S.Subject:
+    """Set ``params`` on every instance of ``subject``; a name the subject does not have
+    is the user's mistake."""
+    if subject.spec is not None:
+        unknown = sorted(set(params) - set(subject.spec.defaults()))
+        if unknown:
+            known = ", ".join(sorted(subject.spec.defaults())) or "none"
+            raise TargetError(f"{subject.target} has no parameter {', '.join(map(repr, unknown))} (it has: {known})")
+    else:
+        S.set_values(subject.factory(), params, subject.target)  # raises TargetError on a bad name
+    subject.overrides = {k: float(v) for k, v in params.items()}
+    return subject
+
+
+def _resolve(target: str, init: dict[str, Any] | None) -> S.Subject:
     init = init or {}
     if ":" not in target:
         try:

@@ -16,9 +16,26 @@ EPS = {dt: torch.finfo(dt).eps for dt in ALL_FLOAT}
 GRADCHECK_EPS = 1e-6
 GRADCHECK_ATOL = 1e-5
 GRADCHECK_RTOL = 1e-3
+# A jump of f that central differences straddle (an undeclared jump of a spec's
+# forward, which the kinks check judges) is avoided and the search run again, at most
+# this many times.
+GRADCHECK_MAX_JUMPS = 3
 # The gradient checks use gradcheck's fast mode (a random projection u^T J v against
 # the same projection of finite differences): 40x faster here than the element-by-
 # element Jacobian, and any O(1) error in one element moves the projection.
+
+# `gradcheck` far from 0: the backward against central differences at log-spaced |x|
+# from GRADIENT_FAR_MIN_ABS (the drawn inputs cover |x| <= 8) out to the required range
+# (`stability`'s), GRADIENT_FAR_POINTS_PER_DECADE a decade, both signs, with step
+# GRADIENT_FAR_STEP * |x| and half that. A point fails when autograd is further from the
+# Richardson extrapolation of the two differences than gradcheck's atol + rtol, plus
+# GRADIENT_FAR_ERROR_FACTOR times the two differences' disagreement (their own error:
+# large where a step straddles a kink or the curvature is large at that step), plus the
+# rounding of f at that step.
+GRADIENT_FAR_MIN_ABS = 1.0
+GRADIENT_FAR_POINTS_PER_DECADE = 8
+GRADIENT_FAR_STEP = 1e-6
+GRADIENT_FAR_ERROR_FACTOR = 4.0
 
 # How far sample points stay from a kink: central differences with step 1e-6 must not
 # straddle it, with room for the kink's own location error (1e-9 after localisation).
@@ -35,6 +52,14 @@ KINK_MARGIN = 1e-3
 # built-in and a chain of ops) differ by a few ulps per op, never by 1e-14.
 REFERENCE_ULPS = {torch.float64: 64.0, torch.float32: 8.0, torch.bfloat16: 4.0, torch.float16: 4.0}
 REFERENCE_SLACK = 4.0
+# Without a spec there is no plain formula whose own error sets the slack: a
+# low-precision dtype is compared with the subject itself in float64 and allowed
+# REFERENCE_SLACK times the roundings of the result, REFERENCE_ULPS * REFERENCE_SLACK
+# ulps of (|truth| + scale): what a chain of a few ops, each rounding in the dtype,
+# costs where an intermediate is a few times larger than the result (16 bfloat16 ulps
+# are 12.5%, 16 float16 ulps 1.6%). A path taken in one dtype only (a wrong constant, a
+# missing factor) is off by O(1). A value that is not finite is `stability`'s business.
+REFERENCE_SELF_ULPS = {dt: n * REFERENCE_SLACK for dt, n in REFERENCE_ULPS.items()}
 
 # In float64 the subject is also compared with the torch built-in, to catch a reference
 # written wrong together with the functional. The built-in is held only to float32's
@@ -66,6 +91,12 @@ SPECIAL_VALUE_ULPS = 4.0
 STABILITY_POINTS_PER_DECADE = 16
 STABILITY_MIN_ABS = 1e-3
 STABILITY_REFINE_POINTS = 64
+
+# `stability` also scans every finite value of these 16-bit dtypes (2^16 bit patterns:
+# one vectorised forward and backward, a few milliseconds a channel) and reports the
+# first EXHAUSTIVE_FIRST breaks (smallest |x|) with the count.
+EXHAUSTIVE_DTYPES = (torch.float16, torch.bfloat16)
+EXHAUSTIVE_FIRST = 5
 
 # An infinite output in float32 / bfloat16 / float16 is the correctly rounded answer
 # when the float64 truth is at least the dtype's max less OVERFLOW_ULPS roundings: a

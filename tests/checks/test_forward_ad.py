@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -61,3 +62,11 @@ def test_missing_jvp_is_a_skip(run: Any) -> None:
 
 def test_composite_module_passes(run: Any) -> None:
     assert run("forward_ad", torch.nn.Mish()).status is Status.PASS
+
+
+def test_failure_names_x_and_both_derivatives(run: Any) -> None:
+    r = run("forward_ad", WrongJvp)
+    assert r.status is Status.FAIL
+    assert "at x=" in r.summary and "jvp" in r.summary and "numerical" in r.summary, r.summary
+    x = r.details["x"]
+    assert r.details["analytical"] == 1.0 and abs(r.details["numerical"] - (1 - math.tanh(x) ** 2)) < 1e-6

@@ -3,13 +3,16 @@ is a skip; a differentiable hand-written backward passes."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
+import zoo
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from verify.results import Status
+from verify.targets import from_object
 
 
 class DetachedBackward(torch.autograd.Function):
@@ -90,3 +93,23 @@ def test_c1_builtin_passes(run: Any) -> None:
     """ELU(alpha=1) is C1, not C2: the second derivative jumps at 0, and the sampler
     must keep finite differences of the backward from straddling it."""
     assert run("gradgradcheck", torch.nn.ELU()).status is Status.PASS
+
+
+def test_failure_names_x_and_both_second_derivatives(run: Any) -> None:
+    r = run("gradgradcheck", DetachedBackward)
+    assert r.status is Status.FAIL
+    assert "at x=" in r.summary and "autograd f''" in r.summary and "numerical" in r.summary, r.summary
+    # The detached backward's second derivative is 0; tanh'' = -2 tanh (1 - tanh^2) is not.
+    x = r.details["x"]
+    assert r.details["analytical"] == 0.0
+    assert abs(r.details["numerical"] - (-2 * math.tanh(x) * (1 - math.tanh(x) ** 2))) < 1e-6
+
+
+def test_correct_second_derivative_near_a_kink_of_the_first_passes(run: Any) -> None:
+    """x / (1 + |x|): f' = 1 / (1 + |x|)^2 has a kink at 0, where a finite difference of
+    the backward straddles it (at x = 7.9e-18 it gives 0 against autograd's exact f''
+    = -2 sign(x) / (1 + |x|)^3). The draws keep off kinks of f'."""
+    r = run("gradgradcheck", zoo.RationalSoftsign, profile="thorough")
+    assert r.status is Status.PASS, r.summary
+    subject = from_object(zoo.RationalSoftsign, name="RationalSoftsign", target="t")
+    assert subject.kinks() == [] and subject.second_order_kinks() == [0.0]

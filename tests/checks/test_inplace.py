@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import zoo
 from torch import Tensor, nn
 
 import acts
@@ -124,3 +125,21 @@ def test_reference_function_with_mark_dirty_passes(run: Any) -> None:
 def test_no_in_place_variant_is_skipped(run: Any) -> None:
     r = run("inplace", nn.GELU())
     assert r.status is Status.SKIP and "no in-place variant" in r.summary
+
+
+def test_always_in_place_function_is_an_in_place_subject(run: Any) -> None:
+    r = run("inplace", zoo.LeakyReLUInplaceFunction)
+    assert r.status is Status.PASS, r.summary
+    assert r.details["always_inplace"] is True and "leaf Variable" in r.details["leaf_error"]
+    assert r.summary.startswith("always in place")
+
+
+def test_declined_in_place_mode_is_skipped_with_its_reason(run: Any) -> None:
+    r = run("inplace", zoo.GaussianActivation)
+    assert r.status is Status.SKIP, r.summary
+    assert "GaussianActivation does not support in-place operations." in r.summary
+
+
+def test_accepted_and_ignored_flag_still_fails(run: Any) -> None:
+    r = run("inplace", zoo.SwishIgnoresInplace)
+    assert r.status is Status.FAIL and "not in place" in r.summary, r.summary

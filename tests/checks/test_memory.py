@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+import zoo
 from torch import Tensor, nn
 
 import acts
@@ -295,3 +296,10 @@ def test_check_on_cuda_uses_the_allocator() -> None:
     assert r.details["method"] == "cuda_allocator" and r.details["device"] == "cuda"
     assert abs(r.details["accounting_saving_bytes"] - r.details["saving_bytes"]) <= (
         tol.MEMORY_CUDA_AGREEMENT * r.details["input_bytes"])
+
+
+def test_declined_in_place_mode_is_measured_out_of_place_with_the_reason(run: Any) -> None:
+    r = run("memory", zoo.GaussianActivation)
+    assert r.status is Status.PASS, r.summary
+    assert r.details["inplace_declined"] == "GaussianActivation does not support in-place operations."
+    assert "in-place mode declined" in r.summary

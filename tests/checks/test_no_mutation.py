@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import zoo
 from torch import Tensor, nn
 
 import acts
@@ -85,3 +86,13 @@ def test_in_place_module_is_judged_out_of_place(run: Any) -> None:
     subject = from_object(nn.ReLU(inplace=True), name="ReLU", target="torch.nn:ReLU")
     assert subject.instance().inplace is False and subject.instance(inplace=True).inplace is True
     assert any("inplace=True" in n for n in subject.notes)
+
+
+def test_always_in_place_function_is_skipped_as_an_in_place_subject(run: Any) -> None:
+    r = run("no_mutation", zoo.LeakyReLUInplaceFunction)
+    assert r.status is Status.SKIP and "marks it dirty" in r.summary, r.summary
+
+
+def test_writing_into_the_input_without_mark_dirty_fails(run: Any) -> None:
+    r = run("no_mutation", zoo.ClampWithoutMarkDirty)
+    assert r.status is Status.FAIL and "wrote into its input" in r.summary, r.summary

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import torch
+import zoo
 from torch import Tensor, nn
 
 import acts
@@ -94,3 +96,25 @@ def test_channelwise_spec_and_in_place_module_pass(run: Any) -> None:
         r = run("preserves", obj)
         assert r.status is Status.PASS, (obj, r.summary)
         assert {"0-d", "empty", "non-contiguous", "channels-last"} <= set(r.details["layouts"])
+
+
+@pytest.mark.parametrize(("factory", "shape"), [(zoo.acon_c, (1, 6, 1, 1)), (zoo.Snake, (1, 5, 1))])
+def test_channel_bound_module_passes_with_its_broadcast_as_a_finding(run: Any, factory: Any, shape: tuple) -> None:
+    r = run("preserves", factory)
+    assert r.status is Status.PASS, r.summary
+    assert any(f"output of shape {shape}" in f for f in r.findings), r.findings
+    assert "broadcasts it" in r.details["not_tested"]["0-d"]
+
+
+def test_rank_bound_module_is_not_given_other_ranks(run: Any) -> None:
+    r = run("preserves", zoo.Snake)
+    assert "channels-last" in r.details["not_tested"] and "rank 3" in r.details["not_tested"]["4-d"]
+    assert {"non-contiguous", "batch of one", "empty"} <= set(r.details["layouts"])
+    r = run("preserves", zoo.acon_c)
+    assert "channels-last" in r.details["layouts"], r.details
+
+
+def test_channel_bound_module_that_views_fails(run: Any) -> None:
+    r = run("preserves", zoo.acon_c_flat_view)
+    assert r.status is Status.FAIL, r.summary
+    assert r.details["layout"] in ("empty", "non-contiguous", "channels-last") and "layout_input" in r.details

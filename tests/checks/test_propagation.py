@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import zoo
 from scipy import integrate
 from torch import Tensor, nn
 
@@ -160,3 +161,24 @@ def test_quadrature_is_exact_across_variances() -> None:
         exact = integrate.quad(lambda x, q=q: np.tanh(x) ** 2 * np.exp(-x * x / (2 * q)) / math.sqrt(2 * math.pi * q),
                                -np.inf, np.inf, epsabs=0, epsrel=1e-13)[0]
         assert tanh.expect(tanh.phi**2, q)[0] == pytest.approx(exact, rel=1e-12)
+
+
+def test_dead_activation_is_skipped_not_an_error(run: Any) -> None:
+    r = run("propagation", zoo.ZeroActivation)
+    assert r.status is Status.SKIP and "identically zero" in r.summary, r.summary
+
+
+def test_channel_bound_module_with_random_parameters_passes(run: Any) -> None:
+    """ACON-C's p1 and p2 are drawn at random per channel: the analysis and the MLP must
+    see the same instance and the same channel, or the backward is blamed for the
+    harness's own mismatch."""
+    r = run("propagation", zoo.acon_c)
+    assert r.status is Status.PASS, r.summary
+    assert "channel 0" in r.details["channel_note"]
+
+
+def test_overflow_inside_the_activation_is_named_not_blamed_on_the_backward(run: Any) -> None:
+    r = run("propagation", zoo.SwishExpRatio)
+    assert r.status is Status.SKIP, r.summary
+    assert "exp gave inf, an overflow inside the activation" in r.summary
+    assert 709 < r.details["nonfinite_x"] < 1000

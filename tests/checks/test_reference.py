@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import torch
+import zoo
 from torch import Tensor
 
 from acts.spec import Activation, Kind, Properties
@@ -79,5 +80,18 @@ def test_correct_hand_written_backward_passes(run: Any) -> None:
     assert set(r.details["worst"]) >= {"float64", "float32", "bfloat16", "float16"}
 
 
-def test_no_spec_is_a_skip(run: Any) -> None:
-    assert run("reference", torch.nn.SiLU()).status is Status.SKIP
+def test_without_a_spec_each_dtype_is_compared_with_float64(run: Any) -> None:
+    r = run("reference", torch.nn.SiLU())
+    assert r.status is Status.PASS, r.summary
+    assert set(r.details["worst"]) == {"float32 vs float64", "bfloat16 vs float64", "float16 vs float64"}
+
+
+def test_without_a_spec_a_bug_in_one_dtype_fails(run: Any) -> None:
+    r = run("reference", zoo.MixedPrecisionMish)
+    assert r.status is Status.FAIL, r.summary
+    assert "in bfloat16" in r.summary and "float64" in r.summary
+    assert r.details["dtype"] == "torch.bfloat16"
+
+
+def test_without_a_spec_a_float64_only_run_is_a_skip(run: Any) -> None:
+    assert run("reference", torch.nn.SiLU(), dtypes=(torch.float64,)).status is Status.SKIP

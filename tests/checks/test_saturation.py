@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+import zoo
 from torch import Tensor, nn
 
 import acts
@@ -155,3 +156,9 @@ def test_exploding_and_nonfinite_regions(run: Any) -> None:
     assert 0 < pos[0] < 1e-20 and neg[1] == -pos[0]
     assert f64["nonfinite"] == [[0.0, 0.0]]
     assert f64["vanishing"][1][0] == pytest.approx((1e3 / 3) ** 1.5, rel=1e-9)
+
+
+def test_dead_activation_fails(run: Any) -> None:
+    r = run("saturation", zoo.ZeroActivation)
+    assert r.status is Status.FAIL, r.summary
+    assert r.summary.startswith("constant output, no gradient flows")

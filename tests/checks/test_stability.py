@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+import zoo
 from torch import Tensor, nn
 
 from acts import Activation, Kind, Properties
@@ -167,3 +168,24 @@ def test_domain_is_respected(run: Any) -> None:
     r = run("stability", spec)
     assert r.status is Status.PASS, r.summary
     assert r.details["dtypes"]["float64"]["first_break_neg"] is None
+
+
+def test_nan_gradient_at_a_few_float16_values_only_fails(run: Any) -> None:
+    r = run("stability", zoo.PeriodicTan)
+    assert r.status is Status.FAIL, r.summary
+    every = r.details["dtypes"]["float16"]["every_value"]
+    # 64 and 14 on the machines measured; the exact count near |tan x| = 256 may move
+    # by a value or two with the CPU's tan.
+    assert every["values"] == 63488 and 40 <= every["inside"]["count"] <= 100 and every["beyond"]["count"] > 0
+    first = every["inside"]["first"][0]
+    assert first["what"] == "gradient" and abs(abs(first["x"]) - math.pi / 2) < 0.01 and math.isnan(first["value"])
+    assert r.details["dtypes"]["bfloat16"]["every_value"]["inside"]["count"] == 0
+    assert "gradient nan at" in r.summary and "of the 63488 finite float16 values" in r.summary, r.summary
+
+
+def test_a_break_names_the_overflowing_intermediate(run: Any) -> None:
+    r = run("stability", zoo.SwishExpRatio)
+    assert r.status is Status.FAIL, r.summary
+    assert r.details["break"]["dtype"] == "float64" and r.details["cause"] == "mul gave inf"
+    r = run("stability", zoo.PeriodicTan)
+    assert r.details["cause"] == "mul gave inf", r.details["cause"]  # tan(x) * tan(x) in float16

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from verify.subject import Subject
+from verify.subject import Subject, value_rows
 
 Fn = Callable[[Tensor], Tensor]
 
@@ -41,11 +41,13 @@ def call(subject: Subject, fn: Fn, x: Tensor) -> Tensor:
     return fn(x.clone())
 
 
-def by_channel(subject: Subject, t: Tensor) -> Tensor:
-    """A tensor laid out by :func:`lay` as (channels, values)."""
-    if len(subject.base_shape) >= 3:
-        return t.reshape(subject.base_shape[1], -1)
-    return t.T
+def by_channel(subject: Subject, t: Tensor, n: int | None = None) -> Tensor:
+    """A tensor laid out by :func:`lay` (of ``n`` values) as (channels, values). The
+    output of a shape-changing activation (f(x) and f(-x) concatenated along the
+    channels) comes back with more rows than there are channels: one per output
+    position of each value."""
+    dim = 2 if len(subject.base_shape) >= 3 else 0
+    return value_rows(t, dim, t.shape[dim] if n is None else n)
 
 
 def evaluate(subject: Subject, fn: Fn, values: Tensor, grad: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -59,6 +61,39 @@ def evaluate(subject: Subject, fn: Fn, values: Tensor, grad: bool = False) -> tu
     if grad:
         if y.requires_grad:
             (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-        g = by_channel(subject, (torch.zeros_like(x) if g is None else g).detach())
-    return by_channel(subject, y.detach()), g
+        g = by_channel(subject, (torch.zeros_like(x) if g is None else g).detach(), values.numel())
+    return by_channel(subject, y.detach(), values.numel()), g
 
+
+
+def first_nonfinite_op(fn: Fn, x: Tensor) -> str | None:
+    """The first operation inside ``fn(x)`` (forward, then the backward of the sum) that
+    turns finite inputs into a non-finite result, as "aten.exp gave inf" (None: none
+    does, or the subject runs no torch operation visibly)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    found: list[str] = []
+
+    def finite(t: object) -> bool:
+        return not (isinstance(t, Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()))
+
+    class Watch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not found and all(finite(a) for a in tree_leaves((args, kwargs))) and \
+                    not all(finite(o) for o in tree_leaves(out)):
+                bad = next(o for o in tree_leaves(out) if not finite(o))
+                value = bad[~torch.isfinite(bad)].flatten()[0]
+                found.append(f"{func.overloadpacket.__name__} gave {float(value)}")
+            return out
+
+    leaf = x.detach().clone().requires_grad_()
+    try:
+        with Watch():
+            y = fn(leaf.clone())
+            if isinstance(y, Tensor) and y.requires_grad:
+                torch.autograd.grad(y.sum(), leaf, allow_unused=True)
+    except Exception:  # the cause is a courtesy; the caller reports the value anyway
+        pass
+    return found[0] if found else None

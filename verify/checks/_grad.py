@@ -13,13 +13,13 @@ from verify.subject import Subject
 
 
 def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: int = 2, length: int = 3,
-                    large: float | None = None, second_order: bool = False) -> st.SearchStrategy[Any]:
-    """Inputs for a gradient check, away from kinks (and, with ``second_order``, from
-    the points where f'' jumps, which a check of the backward's derivative straddles)."""
+                    large: float | None = None, also_avoid: tuple[float, ...] = ()) -> st.SearchStrategy[Any]:
+    """Inputs for a gradient check, away from kinks and from the points where f'' jumps
+    or is not finite: a check of the backward's derivative straddles those, and a
+    central difference of f is off near a vertical tangent of f' (|x|^1.5 at 0);
+    and from ``also_avoid``."""
     lo, hi = domain_range(subject.domain(params))
-    avoid = subject.kinks(params)
-    if second_order:
-        avoid = sorted({*avoid, *subject.second_order_kinks(params)})
+    avoid = sorted({*subject.kinks(params), *subject.second_order_kinks(params), *also_avoid})
     return tensors(subject.shape(batch, length), lo, hi, avoid=avoid, large=large)
 
 
@@ -28,21 +28,93 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6) -> dict[str, float]:
-    """For an elementwise function: the element where autograd's derivative and a
-    central difference disagree most, with both values."""
-    x = x.detach().clone().requires_grad_()
-    y = fn(x)
-    (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    if g is None:
-        g = torch.zeros_like(x)
+def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "backward") -> dict[str, float]:
+    """For an elementwise function: the element where a derivative and its central
+    difference disagree most, with both values. ``mode`` says which derivative:
+    ``backward`` (autograd's f' against differences of f), ``forward`` (forward-mode
+    AD's jvp along ones, against differences of f) or ``second`` (autograd's f'' through
+    the backward, against differences of the backward's f')."""
+    x = x.detach().clone()
+
+    def backward(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().clone().requires_grad_()
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
+        return torch.zeros_like(t) if g is None else g.detach()
+
     with torch.no_grad():
-        num = (fn(x + eps) - fn(x - eps)) / (2 * eps)
-    err = (g - num).abs().flatten()
+        same_shape = fn(x.clone()).shape == x.shape
+    if not same_shape:
+        return _worst_of_sum(fn, x, eps, mode)
+    if mode == "second":
+        t = x.clone().requires_grad_()
+        with torch.enable_grad():
+            (d1,) = torch.autograd.grad(fn(t.clone()).sum(), t, create_graph=True)
+            d2 = torch.autograd.grad(d1.sum(), t, allow_unused=True)[0] if d1.requires_grad else None
+        analytical = torch.zeros_like(x) if d2 is None else d2.detach()
+        numerical = (backward(x + eps) - backward(x - eps)) / (2 * eps)
+    else:
+        if mode == "forward":
+            with torch.autograd.forward_ad.dual_level():
+                dual = torch.autograd.forward_ad.make_dual(x.clone(), torch.ones_like(x))
+                tangent = torch.autograd.forward_ad.unpack_dual(fn(dual)).tangent
+            analytical = torch.zeros_like(x) if tangent is None else tangent.detach()
+        else:
+            analytical = backward(x)
+        with torch.no_grad():
+            numerical = (fn(x + eps) - fn(x - eps)) / (2 * eps)
+    err = (analytical - numerical).abs().flatten()
     err = torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err)
     i = int(err.argmax())
-    x, g = x.detach().flatten(), g.detach().flatten()
-    return {"x": float(x[i]), "analytical": float(g[i]), "numerical": float(num.flatten()[i])}
+    return {"x": float(x.flatten()[i]), "analytical": float(analytical.flatten()[i]),
+            "numerical": float(numerical.flatten()[i])}
+
+
+def _worst_of_sum(fn: Any, x: torch.Tensor, eps: float, mode: str) -> dict[str, float]:
+    """For a function whose output has another shape (a concatenation): the input
+    element where the derivative of the sum of the outputs, by autograd (``backward``)
+    or by forward mode along that element (``forward``), and its central difference
+    disagree most. One call per element: small inputs, and only on a failure."""
+    if mode == "second":
+        raise ValueError("no elementwise second derivative of a shape-changing function")
+    flat = x.detach().reshape(-1)
+    analytical, numerical = torch.zeros_like(flat), torch.zeros_like(flat)
+    if mode == "backward":
+        t = x.detach().clone().requires_grad_()
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
+        analytical = torch.zeros_like(flat) if g is None else g.detach().reshape(-1)
+    for i in range(flat.numel()):
+        e = torch.zeros_like(flat)
+        e[i] = 1.0
+        e = e.reshape(x.shape)
+        with torch.no_grad():
+            numerical[i] = (fn(x + eps * e).sum() - fn(x - eps * e).sum()) / (2 * eps)
+        if mode == "forward":
+            with torch.autograd.forward_ad.dual_level():
+                out = fn(torch.autograd.forward_ad.make_dual(x.clone(), e))
+                tangent = torch.autograd.forward_ad.unpack_dual(out).tangent
+            analytical[i] = 0.0 if tangent is None else tangent.sum()
+    err = (analytical - numerical).abs()
+    i = int(torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err).argmax())
+    return {"x": float(flat[i]), "analytical": float(analytical[i]), "numerical": float(numerical[i])}
+
+
+def located(subject: Subject, ctx: Any, params: dict[str, float] | None, example: Any,
+            mode: str) -> tuple[str, dict[str, float]]:
+    """Where on a failing example a derivative is worst, as a phrase for the summary
+    (" at x=..: autograd .., numerical ..") and numbers for the details; nothing when
+    the subject is not elementwise (then the reason gradcheck gives stands alone)."""
+    from verify.strategies import to_tensor
+
+    names = {"backward": "autograd", "forward": "jvp", "second": "autograd f''"}
+    try:
+        fn = subject.instance(torch.float64, ctx.device, params)
+        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), mode=mode)
+    except Exception:  # the phrase is a courtesy; gradcheck's reason is the verdict
+        return "", {}
+    return (f" at x={worst['x']:.6g}: {names[mode]} {worst['analytical']:.6g}, numerical {worst['numerical']:.6g}",
+            worst)
 
 
 def settings_label(params: dict[str, float] | None) -> str:
@@ -55,22 +127,25 @@ def settings_label(params: dict[str, float] | None) -> str:
 EDGE_SHARE = 0.2
 
 
-def search_settings(subject: Subject, ctx: Any, judge: Any, second_order: bool = False
+def search_settings(subject: Subject, ctx: Any, judge: Any, also_avoid: tuple[float, ...] = ()
                     ) -> tuple[dict[str, float] | None, Any, str] | None:
     """Run ``judge(fn, x) -> reason | None`` over drawn float64 inputs at every
-    parameter setting; the first failure as (params, smallest input, reason)."""
+    parameter setting; the first failure as (params, smallest input, reason). ``fn``
+    calls the subject on a copy of its input: one that writes into its input without
+    marking it dirty has its gradients judged here, its mutation by `no_mutation`."""
     from verify.strategies import falsify, to_tensor
 
-    settings = subject.param_settings()
+    settings = subject.param_settings(ctx.profile)
     for i, params in enumerate(settings):
         fn = subject.instance(torch.float64, ctx.device, params)
 
         def prop(a: Any, fn: Any = fn) -> str | None:
-            return judge(fn, to_tensor(a, torch.float64, ctx.device).requires_grad_())
+            return judge(lambda x: fn(x.clone()), to_tensor(a, torch.float64, ctx.device).requires_grad_())
 
         # The defaults get the profile's full search; the edge values share it.
         share = 1.0 if i == 0 else EDGE_SHARE
-        found = falsify(sample_strategy(subject, params, second_order=second_order), prop, ctx.profile, share)
+        strategy = sample_strategy(subject, params, also_avoid=also_avoid)
+        found = falsify(strategy, prop, ctx.profile, share)
         if found is not None:
             return params, found[0], found[1]
     return None

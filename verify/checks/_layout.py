@@ -74,10 +74,11 @@ def search(strategy: st.SearchStrategy[T], judge: Callable[[T], Problem | None],
 def channel_dependent(subject: Subject) -> bool:
     """Whether the function may differ between channels (dimension 1): a spec that
     declares a per-channel parameter or channelwise behaviour, or, with no spec, a
-    trainable parameter with one entry per channel (``nn.PReLU(num_parameters=C)``)."""
+    trainable parameter with more than one entry (``nn.PReLU(num_parameters=C)``'s (C,)
+    weight, ACON-C's (1, C, 1, 1) p1)."""
     if subject.spec is not None:
         return subject.spec.per_channel or subject.spec.channelwise
-    return any(p.dim() == 1 and p.numel() > 1 for _, p in subject.parameters(subject.factory()))
+    return any(p.numel() > 1 for _, p in subject.parameters(subject.factory()))
 
 
 def out_of_place(fn: Fn) -> tuple[Fn, str | None]:

@@ -47,6 +47,8 @@ DTYPE = torch.float64
 @check("elementwise")
 def check_elementwise(subject: Subject, ctx: Context) -> Outcome:
     """Each output position depends only on the same input position, by one shared function."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     if subject.spec is not None and not subject.spec.elementwise:
         return skipped(f"{subject.name} declares elementwise=False")
     fn = subject.instance(DTYPE, ctx.device)

@@ -8,7 +8,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from verify import tolerances as tol
-from verify.checks._grad import first_line, search_settings, settings_label
+from verify.checks._grad import first_line, located, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -51,6 +51,9 @@ def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
         return skipped(f"forward-mode AD not supported: {exc}")
     if found is not None:
         params, example, reason = found
-        return failed(f"forward-mode derivative (jvp) wrong ({settings_label(params)}): {reason}",
-                      details={"params": params, "reason": reason}, smallest_input=example)
-    return passed(f"jvp matches finite differences (float64, {len(subject.param_settings())} setting(s))")
+        where, numbers = located(subject, ctx, params, example, "forward")
+        return failed(f"forward-mode derivative (jvp) wrong{where} ({settings_label(params)})"
+                      + ("" if where else f": {reason}"),
+                      details={"params": params, "reason": reason, **numbers}, smallest_input=example)
+    settings = subject.param_settings(ctx.profile)
+    return passed(f"jvp matches finite differences (float64, {len(settings)} setting(s))")

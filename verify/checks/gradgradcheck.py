@@ -8,7 +8,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from verify import tolerances as tol
-from verify.checks._grad import first_line, search_settings, settings_label
+from verify.checks._grad import first_line, located, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -46,12 +46,14 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
     if subject.once_differentiable:
         return skipped(SKIP_REASON)
     try:
-        found = search_settings(subject, ctx, _judge, second_order=True)
+        found = search_settings(subject, ctx, _judge)
     except _OnceDifferentiable as exc:
         return skipped(str(exc))
     if found is not None:
         params, example, reason = found
-        return failed(f"second derivative wrong ({settings_label(params)}): {reason}",
-                      details={"params": params, "reason": reason}, smallest_input=example)
+        where, numbers = located(subject, ctx, params, example, "second")
+        return failed(f"second derivative wrong{where} ({settings_label(params)})"
+                      + ("" if where else f": {reason}"),
+                      details={"params": params, "reason": reason, **numbers}, smallest_input=example)
     return passed("second derivatives match finite differences of the backward "
-                  f"(float64, {len(subject.param_settings())} setting(s))")
+                  f"(float64, {len(subject.param_settings(ctx.profile))} setting(s))")

@@ -1,7 +1,10 @@
 """`inplace`: the in-place variant really works in place and is autograd-safe.
 
 For a subject with an in-place variant (a spec's ``inplace``, a module's ``inplace``
-flag), compared with its out-of-place form at the same parameters:
+flag), compared with its out-of-place form at the same parameters (for a subject that
+always works in place, a Function that overwrites its input and marks it dirty: the
+same subject called on a copy of its input). A variant the subject declines with
+``NotImplementedError`` is skipped with its message:
 
 * called on a leaf that requires grad it raises a RuntimeError (autograd's own
   refusal), rather than overwriting the leaf silently;
@@ -53,6 +56,8 @@ GRAD_DTYPE = torch.float64
 @check("inplace")
 def check_inplace(subject: Subject, ctx: Context) -> Outcome:
     """The in-place variant overwrites its input's storage, matches the out-of-place one and is autograd-safe."""
+    if subject.inplace_declined is not None:
+        return skipped(f"{subject.name} declines the in-place mode: {subject.inplace_declined}")
     if not subject.has_inplace:
         return skipped(f"{subject.name} has no in-place variant")
     pairs = {dt: _pair(subject, dt, ctx.device) for dt in DTYPES}
@@ -85,7 +90,10 @@ def check_inplace(subject: Subject, ctx: Context) -> Outcome:
     details.update(max_value_ulps=worst_seen["value_ulps"], max_gradient_ulps=worst_seen["gradient_ulps"])
     if leaf == "kept":
         return failed(str(leaf_says), details=details)
-    return passed("in place (same storage, version bumped), equal to out-of-place, gradients match, "
+    if subject.always_inplace:
+        details["always_inplace"] = True
+    return passed(("always in place (it overwrites its input and marks it dirty): " if subject.always_inplace else "")
+                  + "in place (same storage, version bumped), equal to out-of-place, gradients match, "
                   "leaf refused", details=details)
 
 

@@ -65,13 +65,20 @@ class Verdict:
 @check("kinks")
 def check_kinks(subject: Subject, ctx: Context) -> Outcome:
     """Kinks found and judged: continuity, d- and d+, autograd's gradient in the subdifferential per dtype."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     if subject.spec is not None and not subject.spec.elementwise:
         return skipped("kinks are looked for in elementwise activations; the spec declares this one is not")
     verdict = Verdict()
     entries: list[dict[str, Any]] = []
     scans: list[dict[str, Any]] = []
-    for i, params in enumerate(subject.param_settings()):
+    settings = subject.param_settings(ctx.profile)
+    failing: dict[str, float] | None = None  # the parameters of the first problem
+    for i, params in enumerate(settings):
+        before = len(verdict.problems)
         found, scan = _judge_setting(subject, params, ctx, verdict, default=i == 0)
+        if before == 0 and verdict.problems:
+            failing = params
         entries += found
         scans.append(scan)
     dtypes = ["float64", *[_name(d) for d in ctx.dtypes if d != torch.float64]]
@@ -80,8 +87,9 @@ def check_kinks(subject: Subject, ctx: Context) -> Outcome:
         message, x = verdict.problems[0]
         more = f" (and {len(verdict.problems) - 1} more)" if len(verdict.problems) > 1 else ""
         details["problems"] = [m for m, _ in verdict.problems]
+        details["params"] = failing
         return failed(message + more, details=details, smallest_input=[x], findings=verdict.findings)
-    return passed(_summary(subject, entries, dtypes), details=details, findings=verdict.findings)
+    return passed(_summary(subject, entries, dtypes, settings), details=details, findings=verdict.findings)
 
 
 def _judge_setting(subject: Subject, params: dict[str, float] | None, ctx: Context, verdict: Verdict,
@@ -342,8 +350,8 @@ def _add_samples(f: Evaluator, entries: list[dict[str, Any]], points: list[float
         e["samples"] = {"x": t.tolist(), "f": f.at(t, np.full(t.shape, e["channels"][0])).tolist()}
 
 
-def _summary(subject: Subject, entries: list[dict[str, Any]], dtypes: list[str]) -> str:
-    settings = subject.param_settings()
+def _summary(subject: Subject, entries: list[dict[str, Any]], dtypes: list[str],
+             settings: list[dict[str, float] | None]) -> str:
     at_default = [e for e in entries if e["params"] == settings[0]]
     kinks = [e for e in at_default if e["kink"]]
     parts = []

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from verify import tolerances as tol
 from verify.checks._grad import formula_with_params
 from verify.checks._layout import Fn, dtype_name, out_of_place
-from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.memory import Saved, StepMemory, default_method, measure_step, saved_for_backward, storage_key
 from verify.subject import Subject
 
@@ -57,6 +57,8 @@ STEP_BATCH = 64
 @check("memory")
 def check_memory(subject: Subject, ctx: Context) -> Outcome:
     """Bytes saved for backward and the training and no_grad peaks, out of place and in place, measured."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     dtype, device = ctx.dtypes[0], ctx.device
     method = default_method(device)
     shape = step_shape(subject, dtype, device)
@@ -112,7 +114,11 @@ def check_memory(subject: Subject, ctx: Context) -> Outcome:
         problems.extend(verdict[0])
         summary += verdict[1]
     else:
-        summary += f"; training peak {oop[True].peak_bytes / numel:.3g} B/element (no in-place variant)"
+        why = "no in-place variant" if subject.inplace_declined is None else \
+            f"in-place mode declined: {subject.inplace_declined}"
+        summary += f"; training peak {oop[True].peak_bytes / numel:.3g} B/element ({why})"
+        if subject.inplace_declined is not None:
+            details["inplace_declined"] = subject.inplace_declined
     if method == "cuda_allocator":
         findings.extend(_cross_check(subject, shape, dtype, device, details))
 

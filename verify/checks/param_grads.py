@@ -31,7 +31,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
     probe = subject.instance(torch.float64, ctx.device)
     if not subject.parameters(probe):
         return skipped("no trainable parameters")
-    settings = subject.param_settings()
+    settings = subject.param_settings(ctx.profile)
     for i, params in enumerate(settings):
         fn = subject.instance(torch.float64, ctx.device, params)
         named = subject.parameters(fn)
@@ -50,7 +50,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
             x = to_tensor(a, torch.float64, ctx.device)
 
             def as_function(*ps: torch.Tensor) -> torch.Tensor:
-                return functional_call(fn, dict(zip(names, ps, strict=True)), (x,))
+                return functional_call(fn, dict(zip(names, ps, strict=True)), (x.clone(),))
 
             inputs = tuple(p.clone().requires_grad_() for p in originals)
             try:

@@ -14,7 +14,7 @@ without a word, so a backward computed in float32 shows only as rounding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from verify.checks._layout import (
     value_and_grads,
     worst,
 )
-from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.checks.base import Context, Outcome, check, failed, passed, short, skipped
 from verify.strategies import to_tensor
 from verify.subject import Subject
 
@@ -63,14 +63,16 @@ class Layout:
 @check("preserves")
 def check_preserves(subject: Subject, ctx: Context) -> Outcome:
     """Output shape, dtype, device and the input gradient's dtype follow the input, on every layout."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     dtypes = tuple(dict.fromkeys((torch.float64, *ctx.dtypes)))
     fns = {dt: subject.instance(dt, ctx.device) for dt in dtypes}
-    chan = channel_dependent(subject)
+    accepts = _Accepts(channel_dependent(subject), subject.accepted_ranks, subject.broadcast_shapes)
     seen = _Seen()
 
     def first_problem(a: Any) -> Problem | None:
         for dt in dtypes:
-            problem = _judge(fns[dt], to_tensor(a, dt, ctx.device), chan, seen)
+            problem = _judge(fns[dt], to_tensor(a, dt, ctx.device), accepts, seen)
             if problem is not None:
                 return f"{dtype_name(dt)}, {problem[0]}", {"dtype": dtype_name(dt), **problem[1]}
         return None
@@ -94,6 +96,17 @@ def check_preserves(subject: Subject, ctx: Context) -> Outcome:
     )
 
 
+@dataclass(frozen=True)
+class _Accepts:
+    """The layout the subject accepts: whether it may differ between channels, the
+    input ranks on which it keeps the shape, and what an input's shape becomes when
+    broadcast against each of its parameters."""
+
+    chan: bool
+    ranks: tuple[int, ...]
+    broadcast: Callable[[tuple[int, ...]], list[tuple[int, ...]]]
+
+
 class _Seen:
     """What the search saw, over all examples: for the details."""
 
@@ -107,7 +120,7 @@ class _Seen:
         self.max_ulps[layout] = max(self.max_ulps.get(layout, 0.0), d)
 
 
-def _judge(fn: Fn, x: Tensor, chan: bool, seen: _Seen) -> Problem | None:
+def _judge(fn: Fn, x: Tensor, accepts: _Accepts, seen: _Seen) -> Problem | None:
     """The first broken promise on input ``x`` in its dtype, or None."""
     dtype = x.dtype
     leaf, inp = tracked_copy(x)
@@ -120,9 +133,14 @@ def _judge(fn: Fn, x: Tensor, chan: bool, seen: _Seen) -> Problem | None:
     if problem is not None:
         return problem
     seen.tested.add("contiguous")
+    chan = accepts.chan
     if x.dim() < 2 and chan:
         seen.refused["empty"] = "the subject's input is one sample of channels: no batch dimension to empty"
-    for layout in _layouts(fn, x.detach(), y.detach(), g, chan):
+    if x.dim() >= 2 and 4 not in accepts.ranks:
+        ranks = ", ".join(map(str, accepts.ranks)) or "none"
+        seen.refused["4-d"] = seen.refused["channels-last"] = \
+            f"the subject keeps the shape only of inputs of rank {ranks} (its parameters fix the layout)"
+    for layout in _layouts(fn, x.detach(), y.detach(), g, chan, 4 in accepts.ranks or x.dim() < 2):
         leaf, inp = tracked_copy(layout.x)
         try:
             y_l, (g_l,) = value_and_grads(fn, inp, wrt=leaf)
@@ -130,10 +148,18 @@ def _judge(fn: Fn, x: Tensor, chan: bool, seen: _Seen) -> Problem | None:
             if layout.may_refuse:
                 seen.refused[layout.name] = f"the subject refuses it ({first_line(exc)})"
                 continue
-            return f"{layout.name} input: raised {first_line(exc)}", {"layout": layout.name, "error": first_line(exc)}
+            return (f"{layout.name} input {describe(layout.x)}: raised {first_line(exc)}",
+                    {"layout": layout.name, "error": first_line(exc), "layout_input": short(layout.x)})
+        if isinstance(y_l, Tensor) and y_l.shape != layout.x.shape \
+                and tuple(y_l.shape) in accepts.broadcast(tuple(layout.x.shape)):
+            seen.refused[layout.name] = (f"the subject broadcasts it against its parameters "
+                                         f"(output {tuple(y_l.shape)})")
+            seen.findings.add(f"a {layout.name} input of shape {tuple(layout.x.shape)} gives an output of shape "
+                              f"{tuple(y_l.shape)}: broadcast against a parameter of the subject")
+            continue
         problem = _conforms(f"{layout.name} input", layout.x, y_l, g_l)
         if problem is not None:
-            return problem
+            return problem[0], {**problem[1], "layout": layout.name, "layout_input": short(layout.x)}
         seen.tested.add(layout.name)
         if layout.name == "channels-last" and not y_l.is_contiguous(memory_format=torch.channels_last):
             seen.findings.add("the output of a channels-last input is not channels-last (a copy on every call)")
@@ -144,10 +170,10 @@ def _judge(fn: Fn, x: Tensor, chan: bool, seen: _Seen) -> Problem | None:
             seen.ulps(layout.name, d)
             if d > tol.LAYOUT_ULPS[dtype]:
                 return (
-                    f"{layout.name} input: {what} differs from the contiguous call by {d:.3g} ulps at {where} "
-                    f"({float(got[where]):.6g} vs {float(want[where]):.6g})",
+                    f"{layout.name} input: {what} differs from the contiguous call by {d:.3g} ulps at {where}, "
+                    f"x = {float(layout.x[where]):.6g} ({float(got[where]):.6g} vs {float(want[where]):.6g})",
                     {"layout": layout.name, "what": what, "ulps": d, "at": list(where),
-                     "bound_ulps": tol.LAYOUT_ULPS[dtype]},
+                     "bound_ulps": tol.LAYOUT_ULPS[dtype], "layout_input": short(layout.x)},
                 )
     return None
 
@@ -193,8 +219,9 @@ def _precision(g: Tensor, dtype: torch.dtype) -> Problem | None:
     return None
 
 
-def _layouts(fn: Fn, x: Tensor, y: Tensor, g: Tensor, chan: bool) -> Iterator[Layout]:
-    """Each layout of the values of ``x`` with the results it must reproduce."""
+def _layouts(fn: Fn, x: Tensor, y: Tensor, g: Tensor, chan: bool, four_d: bool) -> Iterator[Layout]:
+    """Each layout of the values of ``x`` with the results it must reproduce (the 4-d
+    ones only when the subject takes rank 4)."""
     if x.dim() >= 2:
         yield Layout("batch of one", x[:1].clone(), y[:1], g[:1])
     yield Layout("0-d", x.flatten()[0].clone(), y.flatten()[0], g.flatten()[0], may_refuse=chan)
@@ -202,7 +229,8 @@ def _layouts(fn: Fn, x: Tensor, y: Tensor, g: Tensor, chan: bool) -> Iterator[La
         empty = (0, *x.shape[1:]) if x.dim() >= 2 else (0,)
         yield Layout("empty", x.new_zeros(empty), None, None)
     yield Layout("non-contiguous", noncontiguous(x), y, g)
-    yield from _channels_last(fn, x)
+    if four_d:
+        yield from _channels_last(fn, x)
 
 
 def _channels_last(fn: Fn, x: Tensor) -> Iterator[Layout]:

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from verify import tolerances as tol
-from verify.checks._edges import by_channel, call, evaluate, lay
+from verify.checks._edges import by_channel, call, evaluate, first_nonfinite_op, lay
 from verify.checks._layout import channel_dependent
 from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
 from verify.meanfield import Q_MAX, SIGMA_W2_GRID, MeanField
@@ -55,6 +55,8 @@ TORCH_GAIN_NAMES = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu"
 @check("propagation")
 def check_propagation(subject: Subject, ctx: Context) -> Outcome:
     """Mean-field chi_1, edge of chaos and init gain, confirmed by a deep MLP."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     lo, hi = subject.domain()
     if math.isfinite(lo) or math.isfinite(hi):
         return skipped(f"the domain ({lo:g}, {hi:g}) is not the real line: Gaussian pre-activations leave it")
@@ -74,6 +76,23 @@ def check_propagation(subject: Subject, ctx: Context) -> Outcome:
                                "analysed": "spec reference" if spec is not None else "subject"}
     if channel_dependent(subject):
         details["channel_note"] = "the function differs between channels; channel 0 is analysed and stacked"
+    bad = ~(np.isfinite(mf.phi) & np.isfinite(mf.dphi))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[np.argmin(np.abs(mf.rule.x[bad]))])
+        x = float(mf.rule.x[i])
+        what = "phi" if not np.isfinite(mf.phi[i]) else "phi'"
+        value = mf.phi[i] if what == "phi" else mf.dphi[i]
+        at = lay(subject, torch.tensor([x], dtype=torch.float64))
+        cause = first_nonfinite_op(subject.instance(torch.float64), at)
+        return skipped(f"{what} is {value} at x = {x:.6g} (inside the Gaussian integrals, out to |x| = "
+                       f"{float(np.abs(mf.rule.x).max()):.4g})" + (f": {cause}, an overflow inside the activation"
+                                                                    if cause else "")
+                       + "; the mean-field integrals cannot be taken (stability judges the overflow)",
+                       details={**details, "nonfinite_x": x, "cause": cause})
+    if not np.any(mf.phi) and not np.any(mf.dphi):
+        return skipped("the activation is identically zero (phi = phi' = 0 at every quadrature node): no signal "
+                       "and no gradient propagates, so there is nothing to analyse (saturation fails it)",
+                       details=details)
     problems: list[str] = []
     findings: list[str] = []
 

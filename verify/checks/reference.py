@@ -1,5 +1,6 @@
 """`reference`: the subject's forward and backward against autograd through the
-reference formula, in float64 and in every low-precision dtype.
+reference formula, in float64 and in every low-precision dtype. Without a spec (no
+formula), each low-precision dtype against the subject itself in float64.
 
 In a low-precision dtype both sides start from the same rounded input; the truth is
 the reference in float64 at that input. The subject may err by a few roundings of the
@@ -44,9 +45,17 @@ def _on_kink(x: Tensor, kinks: list[float]) -> Tensor:
     return near
 
 
-def _excess(got: Tensor, truth: Tensor, naive: Tensor, dtype: torch.dtype) -> Tensor:
-    """How far each element is beyond what is allowed (<= 0: within)."""
-    got, truth, naive = got.double(), truth.double(), naive.double()
+def _excess(got: Tensor, truth: Tensor, naive: Tensor | None, dtype: torch.dtype,
+            scale: Tensor | float = 1.0) -> Tensor:
+    """How far each element is beyond what is allowed (<= 0: within). Without a
+    ``naive`` formula (no spec), see ``REFERENCE_SELF_ULPS``; ``scale`` is the size of
+    the terms (the incoming gradient's weight for a gradient)."""
+    got, truth = got.double(), truth.double()
+    if naive is None:
+        allowed = tol.REFERENCE_SELF_ULPS[dtype] * tol.EPS[dtype] * (truth.abs() + scale)
+        excess = (got - truth).abs() - allowed
+        return torch.where(torch.isfinite(got) & torch.isfinite(truth), excess, -math.inf)
+    naive = naive.double()
     allowed = torch.maximum(
         tol.REFERENCE_ULPS[dtype] * tol.EPS[dtype] * (truth.abs() + 1.0),
         tol.REFERENCE_SLACK * (naive - truth).abs().nan_to_num(nan=0.0, posinf=0.0),
@@ -62,21 +71,33 @@ def _excess(got: Tensor, truth: Tensor, naive: Tensor, dtype: torch.dtype) -> Te
 def check_reference(subject: Subject, ctx: Context) -> Outcome:
     """Forward and input gradient against the reference formula, per dtype."""
     spec = subject.spec
+    params = spec.defaults() if spec is not None and spec.params else None
+    if spec is None and subject.not_positionwise is not None:
+        return skipped(f"no reference formula, and {subject.not_positionwise}")
+    rounds: list[tuple[torch.dtype, str, Any, torch.dtype]]
     if spec is None:
-        return skipped("no reference formula to compare with: declare an acts.Activation spec")
-    params = spec.defaults() if spec.params else None
-    # float64 against the reference and, where there is one, the built-in too: a
-    # reference written wrong together with the functional is caught by the built-in.
-    rounds = [(torch.float64, "reference", spec.reference, torch.float64)]
-    if spec.builtin is not None:
-        rounds.append((torch.float64, spec.builtin_name or "built-in", spec.builtin, tol.BUILTIN_TOLERANCE_DTYPE))
-    rounds += [(d, "reference", spec.reference, d) for d in ctx.dtypes if d != torch.float64]
+        # No formula to hold it to: each low-precision dtype against the subject itself
+        # in float64 (a code path taken in one dtype only shows), allowed only the few
+        # roundings of the result (there is no plain formula to be as inexact as).
+        rounds = [(d, "float64", None, d) for d in ctx.dtypes if d != torch.float64]
+        if not rounds:
+            return skipped("no reference formula, and no dtype but float64 to compare with the subject in float64")
+    else:
+        # float64 against the reference and, where there is one, the built-in too: a
+        # reference written wrong together with the functional is caught by the built-in.
+        rounds = [(torch.float64, "reference", spec.reference, torch.float64)]
+        if spec.builtin is not None:
+            rounds.append((torch.float64, spec.builtin_name or "built-in", spec.builtin, tol.BUILTIN_TOLERANCE_DTYPE))
+        rounds += [(d, "reference", spec.reference, d) for d in ctx.dtypes if d != torch.float64]
     worst: dict[str, Any] = {}
     kinks = subject.kinks(params)
     for dtype, truth_name, formula, tol_dtype in rounds:
         subject_fn = subject.instance(dtype, ctx.device, params)
-        truth_fn = formula_with_params(formula, subject.instance(torch.float64, ctx.device, params))
-        naive_fn = formula_with_params(formula, subject.instance(dtype, ctx.device, params))
+        if formula is None:
+            truth_fn, naive_fn = subject.instance(torch.float64, ctx.device, params), None
+        else:
+            truth_fn = formula_with_params(formula, subject.instance(torch.float64, ctx.device, params))
+            naive_fn = formula_with_params(formula, subject.instance(dtype, ctx.device, params))
         large = tol.REFERENCE_RANGE.get(dtype, tol.STABLE_RANGE)
         state: dict[str, Any] = {}
 
@@ -87,10 +108,13 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
             w = torch.linspace(0.5, 1.5, x.numel(), device=ctx.device).reshape(x.shape).to(dtype)
             y, g = _value_and_grad(subject_fn, x, w)
             y_true, g_true = _value_and_grad(truth_fn, x.double(), w.double())
-            y_naive, g_naive = _value_and_grad(naive_fn, x, w)
+            y_naive, g_naive = (None, None) if naive_fn is None else _value_and_grad(naive_fn, x, w)
             on_kink = _on_kink(x, kinks)
-            for what, got, truth, naive in (("output", y, y_true, y_naive), ("gradient", g, g_true, g_naive)):
-                excess = _excess(got, truth, naive, tol_dtype).masked_fill(on_kink, -math.inf)
+            for what, got, truth, naive, scale in (("output", y, y_true, y_naive, 1.0),
+                                                   ("gradient", g, g_true, g_naive, w.double().abs())):
+                if naive is not None:
+                    scale = 1.0
+                excess = _excess(got, truth, naive, tol_dtype, scale).masked_fill(on_kink, -math.inf)
                 i = int(excess.flatten().argmax())
                 err = float((got.double() - truth).abs().flatten()[i])
                 if err > state.get(what, {}).get("abs_error", -1.0):
@@ -110,4 +134,7 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
             example, reason = found
             return failed(reason + f" ({settings_label(params)})", details={"worst": worst, "dtype": str(dtype)},
                           smallest_input=example)
+    if spec is None:
+        return passed(f"forward and backward in {', '.join(d.removesuffix(' vs float64') for d in worst)} match the "
+                      "subject in float64 at the same inputs (no reference formula)", details={"worst": worst})
     return passed(f"forward and backward match the reference in {', '.join(worst)}", details={"worst": worst})

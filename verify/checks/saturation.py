@@ -23,8 +23,9 @@ Gaussian measure of the vanishing intervals, integrated exactly (scipy's ndtr).
 Options (``ctx.options["saturation"]``): the thresholds ``vanishing`` and ``exploding``,
 and the ``sigmas`` of the dead fraction.
 
-The check is a diagnostic: it fails only when a spec's declared ``saturates`` is
-contradicted in float32 within its stable range. A low-precision dtype whose gradient
+The check is a diagnostic: it fails only when the activation is dead (f' exactly 0
+at every float64 point scanned: no gradient flows through it at all) or when a spec's
+declared ``saturates`` is contradicted in float32 within its stable range. A low-precision dtype whose gradient
 vanishes where float64's is large is a finding.
 """
 
@@ -41,7 +42,7 @@ from scipy.special import ndtr
 from verify import tolerances as tol
 from verify.checks._edges import evaluate
 from verify.checks._layout import channel_dependent, dtype_name
-from verify.checks.base import Context, Outcome, check, failed, one_thread, passed
+from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
 from verify.subject import Subject
 
 KINDS = ("vanishing", "exploding", "zero", "nonfinite")
@@ -53,6 +54,8 @@ _CAP = 50.0
 @check("saturation")
 def check_saturation(subject: Subject, ctx: Context) -> Outcome:
     """Vanishing, exploding, exactly-zero and non-finite gradient regions per dtype; dead fractions."""
+    if subject.not_positionwise is not None:
+        return skipped(subject.not_positionwise)
     opts = ctx.options.get("saturation", {})
     vanish = float(opts.get("vanishing", tol.SATURATION_VANISHING))
     explode = float(opts.get("exploding", tol.SATURATION_EXPLODING))
@@ -64,12 +67,14 @@ def check_saturation(subject: Subject, ctx: Context) -> Outcome:
     reference = _Scan(subject, torch.float64, ctx.device, vanish, explode)
     records: dict[str, dict[str, Any]] = {}
     findings: list[str] = []
+    dead: dict[torch.dtype, tuple[bool, bool]] = {}
     for dt in dtypes:
         scan = reference if dt == torch.float64 else _Scan(subject, dt, ctx.device, vanish, explode)
         with one_thread():  # small tensors: see one_thread
             record = scan.run(reference, sigmas)
         name = dtype_name(dt)
         lost = record.pop("_lost")
+        dead[dt] = record.pop("_dead")
         if lost is not None and abs(lost[0]) <= stable:
             findings.append(f"{name}: |f'| = {lost[1]:.3g} < {vanish:g} at x = {lost[0]:.6g}, where float64 has "
                             f"|f'| = {lost[2]:.3g}: the gradient is lost to {name}")
@@ -86,6 +91,14 @@ def check_saturation(subject: Subject, ctx: Context) -> Outcome:
     }
     if channel_dependent(subject):
         details["channel_note"] = "the function differs between channels; channel 0 is scanned"
+
+    no_gradient, constant = dead[torch.float64]
+    if no_gradient:
+        what = "constant output" if constant else "a piecewise-constant output"
+        points = records["float64"]["points"]
+        return failed(f"{what}, no gradient flows: f' = 0 at every one of the {points} float64 points scanned "
+                      f"(|x| up to {records['float64']['max']:.3g}, both signs)", details=details,
+                      smallest_input=[0.0], findings=findings)
 
     f32 = records.get("float32")
     declared = details["declared_saturates"]
@@ -238,6 +251,7 @@ class _Scan:
         record["points"] = int(xs.size)
         record["curve"] = _curve(xs, g)
         record["_lost"] = self._lost(xs, g, masks["vanishing"], reference)
+        record["_dead"] = bool(np.all(g == 0) and np.all(np.isfinite(f))), bool(np.all(f == f[0]))
         return record
 
     def _add_sign_changes(self, xs: np.ndarray, f: np.ndarray,

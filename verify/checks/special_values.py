@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from verify import tolerances as tol
-from verify.checks._edges import Fn, call, evaluate, lay
+from verify.checks._edges import Fn, by_channel, call, evaluate, lay
 from verify.checks._layout import dtype_name
 from verify.checks.base import Context, Outcome, check, failed, passed
 from verify.strategies import _inside, domain_range
@@ -113,11 +113,19 @@ def _nan_propagation(subject: Subject, fn: Fn, dt: torch.dtype, device: str,
     """'ok', 'swallowed' (a NaN came out as a number) or 'leaked' (another output
     changed), with the reason when not ok."""
     a, b = _inside(*domain_range(domain, 4.0))
-    x = lay(subject, torch.linspace(a, b, NAN_GRID, dtype=torch.float64).to(device=device, dtype=dt))
-    mask = (torch.arange(x.numel(), device=device) % NAN_EVERY == 2).reshape(x.shape)
+    values = torch.linspace(a, b, NAN_GRID, dtype=torch.float64).to(device=device, dtype=dt)
+    x = lay(subject, values)
+    if subject.not_positionwise is None:
+        mask = (torch.arange(x.numel(), device=device) % NAN_EVERY == 2).reshape(x.shape)
+    else:  # NaN on whole values, each followed to every output position of it
+        mask = lay(subject, torch.arange(NAN_GRID, device=device) % NAN_EVERY == 2)
     with torch.no_grad():
         clean = call(subject, fn, x)
         dirty = call(subject, fn, x.masked_fill(mask, math.nan))
+    if subject.not_positionwise is not None:
+        mask = by_channel(subject, mask, NAN_GRID).any(dim=0, keepdim=True)
+        clean, dirty = by_channel(subject, clean, NAN_GRID), by_channel(subject, dirty, NAN_GRID)
+        mask = mask.expand(clean.shape)
     swallowed = mask & ~torch.isnan(dirty)
     if swallowed.any():
         return "swallowed", f"a NaN input gave {float(dirty[swallowed][0]):.6g}, not NaN"

@@ -22,6 +22,12 @@ finite in that dtype:
   the same overflow; falling short means an intermediate overflowed (x * x in a
   function that grows like x) and the infinity breaks.
 
+float16 and bfloat16 are also scanned exhaustively: every finite value (about 2^16
+each) inside the domain, at the default parameters, against the subject's own float64
+value and gradient at the same input. A non-finite output or gradient where that truth
+is finite and fits the dtype is a break (a NaN from inf * 0 inside the formula at a few
+dozen values that a grid steps over); the count and the first few are reported.
+
 The first break on each side is located between the grid points around it. A first
 break within the required range (|x| <= ``Properties.stable_range``, 1e4 without a
 spec or a ``required_range`` option, clamped to the dtype's max) fails; one beyond it is
@@ -39,10 +45,11 @@ import torch
 from torch import Tensor
 
 from verify import tolerances as tol
-from verify.checks._edges import Fn, evaluate
+from verify.checks._edges import Fn, evaluate, first_nonfinite_op, lay
 from verify.checks._grad import settings_label
 from verify.checks._layout import dtype_name
 from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.kinkscan import Evaluator
 from verify.strategies import _inside
 from verify.subject import Subject
 
@@ -65,10 +72,11 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
     required = float(ctx.options.get("stability", {}).get("required_range", default))
     dtypes = tuple(dict.fromkeys((*tol.ALL_FLOAT, *ctx.dtypes)))
     failures: list[tuple[str, Break, str]] = []
+    failing: list[dict[str, float] | None] = []  # the parameters of each failure
     findings: list[str] = []
     by_setting: list[dict[str, Any]] = []
 
-    settings = subject.param_settings()
+    settings = subject.param_settings(ctx.profile)
     for params in settings:
         label = "" if len(settings) == 1 else f"({settings_label(params)}) "
         records: dict[str, dict[str, Any]] = {}
@@ -91,10 +99,30 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
                 if abs(brk.x) <= req:
                     failures.append((f"{label}{name}: {_describe(brk)}, inside the required range |x| <= {req:g}",
                                      brk, name))
+                    failing.append(params)
             beyond = [b for b in found if abs(b.x) > req]
             if beyond:
                 findings.append(f"{label}{name}: {_describe_all(beyond)} (beyond the required |x| <= {req:g})")
             record["points"] = scan.points
+            if dt in tol.EXHAUSTIVE_DTYPES and params == settings[0]:
+                every = _every_value(subject, params, dt, ctx.device, req)
+                record["every_value"] = every
+                # What the grid found already is said once, with its location.
+                grid_found = {"inside": any(abs(b.x) <= req for b in found),
+                              "beyond": any(abs(b.x) > req for b in found)}
+                for where, bad in (("inside", every["inside"]), ("beyond", every["beyond"])):
+                    if not bad["count"] or grid_found[where]:
+                        continue
+                    kinds, xs = _describe_values(bad)
+                    text = (f"{label}{name}: {kinds} at {bad['count']} of the {every['values']} finite {name} values, "
+                            f"{'inside' if where == 'inside' else 'beyond'} |x| <= {req:g} (first at x = {xs}), "
+                            f"where the subject's float64 value and gradient are finite in {name}")
+                    if where == "inside":
+                        first = bad["first"][0]
+                        failures.append((text, Break(first["x"], first["what"], first["value"]), name))
+                        failing.append(params)
+                    else:
+                        findings.append(text)
             records[name] = record
         by_setting.append({"params": params, "dtypes": records})
 
@@ -105,6 +133,13 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
     if failures:
         (message, brk, name), more = failures[0], len(failures) - 1
         details["break"] = {"dtype": name, "x": brk.x, "what": brk.what, "value": brk.value}
+        details["params"] = failing[0]
+        dt = getattr(torch, name)
+        cause = first_nonfinite_op(subject.instance(dt, ctx.device, failing[0]),
+                                   lay(subject, torch.tensor([brk.x], dtype=torch.float64).to(ctx.device, dt)))
+        details["cause"] = cause
+        if cause is not None:
+            message += f" ({cause} inside the activation)"
         others = "; ".join(m for m, _, _ in failures[1:4])
         summary = message + (f"; also {others}" if others else "") + (f" (and {more - 3} more)" if more > 3 else "")
         return failed(summary, details=details, smallest_input=[brk.x], findings=findings)
@@ -124,6 +159,48 @@ def _describe_all(breaks: list[Break]) -> str:
     if len(breaks) == 2 and (a.what, abs(a.x), str(abs(a.value))) == (b.what, abs(b.x), str(abs(b.value))):
         return f"{a.what} {a.value} first at |x| = {abs(a.x):.4g} (both signs)"
     return "; ".join(_describe(b) for b in breaks)
+
+
+def _every_value(subject: Subject, params: dict[str, float] | None, dt: torch.dtype, device: str,
+                 required: float) -> dict[str, Any]:
+    """Every finite value of a 16-bit dtype inside the domain, each on every channel:
+    where the output or the input gradient in ``dt`` is not finite while the subject's
+    own float64 value and gradient at the same input are finite and fit in ``dt``. The
+    count and the first few (smallest |x|), within the required range and beyond it."""
+    bits = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16)
+    xs = bits.view(dt)
+    lo, hi = _inside(*subject.domain(params))
+    xs = xs[torch.isfinite(xs) & (xs.double() > lo) & (xs.double() < hi)]
+    xs = xs[torch.argsort(xs.double().abs(), stable=True)]
+    low = Evaluator(subject, params, dtype=dt, device=device)
+    high = Evaluator(subject, params, dtype=torch.float64, device=device)
+    y, g = (torch.from_numpy(a) for a in low.both(xs.double().numpy()))
+    y64, g64 = (torch.from_numpy(a) for a in high.both(xs.double().numpy()))
+
+    def fits(t: Tensor) -> Tensor:
+        return torch.isfinite(t) & torch.isfinite(t.to(dt))
+
+    truth_ok = fits(y64).all(dim=0) & fits(g64).all(dim=0)  # per value, over every output row
+    broken = {"output": ~torch.isfinite(y) & truth_ok, "gradient": ~torch.isfinite(g) & truth_ok}
+    anywhere = broken["output"].any(dim=0) | broken["gradient"].any(dim=0)
+    inside = xs.double().abs() <= required
+    out: dict[str, Any] = {"values": int(xs.numel())}
+    for where, mask in (("inside", anywhere & inside), ("beyond", anywhere & ~inside)):
+        idx = torch.nonzero(mask).flatten()
+        first = []
+        for i in idx[: tol.EXHAUSTIVE_FIRST].tolist():
+            what = "output" if bool(broken["output"][:, i].any()) else "gradient"
+            c = int(torch.nonzero(broken[what][:, i]).flatten()[0])
+            value = float((y if what == "output" else g)[c, i])
+            first.append({"x": float(xs[i]), "what": what, "value": value})
+        out[where] = {"count": int(idx.numel()), "first": first}
+    return out
+
+
+def _describe_values(bad: dict[str, Any]) -> tuple[str, str]:
+    """What broke ("gradient nan") and where first, for a message."""
+    kinds = " / ".join(sorted({f"{b['what']} {b['value']}" for b in bad["first"]}))
+    return kinds, ", ".join(f"{b['x']:.6g}" for b in bad["first"])
 
 
 def _value_and_grad(subject: Subject, fn: Fn, xs: Tensor) -> tuple[Tensor, Tensor]:
@@ -260,7 +337,7 @@ class _Scan:
         if self.dt == torch.float64:
             self._find_overflows(sign, mags, v)
         broken = self._broken(sign, mags, v)
-        anywhere = (broken["output"] | broken["gradient"]).any(dim=0).cpu()
+        anywhere = (broken["output"].any(dim=0) | broken["gradient"].any(dim=0)).cpu()
         if not anywhere.any():
             return None
         i = int(torch.nonzero(anywhere).flatten()[0])
@@ -268,7 +345,7 @@ class _Scan:
             fine = _between(float(mags[i - 1]), float(mags[i]), self.dt)
             fv = self._values(sign * fine)
             fb = self._broken(sign, fine, fv)
-            fine_any = (fb["output"] | fb["gradient"]).any(dim=0).cpu()
+            fine_any = (fb["output"].any(dim=0) | fb["gradient"].any(dim=0)).cpu()
             if fine_any.any():
                 mags, v, broken, i = fine, fv, fb, int(torch.nonzero(fine_any).flatten()[0])
         what = "output" if bool(broken["output"][:, i].any()) else "gradient"
