@@ -134,7 +134,7 @@ def test_a_zoo_is_judged_subject_by_subject(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     names = ["WhereSoftplus", "Stochastic", "ImageOnly", "ReturnsTuple", "Hangs"]
     r = cli("check", *[f"{zoo}:{n}" for n in names], "--only", "gradcheck,stability,determinism",
-            "--profile", "quick", "--timeout", "3", "--jobs", "2", "--json", str(out))
+            "--profile", "quick", "--timeout", "10", "--jobs", "2", "--json", str(out))
     assert r.returncode == 1, r.stdout + r.stderr
     by = {s["name"]: {c["id"]: c for c in s["checks"]} for s in json.loads(out.read_text())["subjects"]}
     assert list(by) == names
