@@ -5,10 +5,12 @@ where a check must observe torch from the inside, and ``tests/test_internals.py`
 loudly, naming the import, on a torch where one of them moved.
 
 * ``TorchDispatchMode`` (``torch.utils._python_dispatch``): the ``memory`` check accounts
-  for every tensor storage an op allocates while it runs. A dispatch mode is the only way
-  to see each op's outputs as they are made; torch has no public equivalent.
-* ``tree_leaves`` (``torch.utils._pytree``): flattens an op's outputs inside that mode
-  (nested tuples and lists of tensors), the way torch's own modes do.
+  for every tensor storage an op allocates while it runs, and ``stability`` and
+  ``propagation`` name the first op that turns finite inputs into inf or NaN. A dispatch
+  mode is the only way to see each op's outputs as they are made; torch has no public
+  equivalent.
+* ``tree_leaves`` (``torch.utils._pytree``): flattens an op's arguments and outputs inside
+  that mode (nested tuples and lists of tensors), the way torch's own modes do.
 * ``is_graph_break`` (``torch._dynamo.exc.Unsupported``): the ``compile`` check tells a
   graph break (the subject's code cannot be traced) from a backend failure; Dynamo raises
   no public exception type for it. Imported when asked, after a compilation has loaded

@@ -65,13 +65,11 @@ def evaluate(subject: Subject, fn: Fn, values: Tensor, grad: bool = False) -> tu
     return by_channel(subject, y.detach(), values.numel()), g
 
 
-
 def first_nonfinite_op(fn: Fn, x: Tensor) -> str | None:
     """The first operation inside ``fn(x)`` (forward, then the backward of the sum) that
     turns finite inputs into a non-finite result, as "aten.exp gave inf" (None: none
     does, or the subject runs no torch operation visibly)."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_leaves
+    from verify.internals import TorchDispatchMode, tree_leaves
 
     found: list[str] = []
 
