@@ -1,4 +1,4 @@
-"""pytest-benchmark over the registry, sharing verify.bench's workloads:
+"""pytest-benchmark over the registry, sharing verify.analysis.bench's workloads:
 
     pytest benchmarks --benchmark-only --benchmark-json=bench.json
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import acts
-from verify.bench import MODES, workload
+from verify.analysis.bench import MODES, workload
 from verify.subject import from_spec
 
 SIZE = 1 << 22

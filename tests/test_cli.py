@@ -1,4 +1,4 @@
-"""The CLI contract (DESIGN.md): exit codes, one-line errors, JSON and JUnit output."""
+"""The CLI contract (docs/design.md, "Contracts"): exit codes, one-line errors, JSON and JUnit output."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def test_quiet_prints_nothing() -> None:
 
 
 def test_the_bench_estimate_grows_with_the_work() -> None:
-    from verify.bench import BenchConfig, estimate_s
+    from verify.analysis.bench import BenchConfig, estimate_s
 
     quick, full = estimate_s(BenchConfig.quick(), 10), estimate_s(BenchConfig(), 10)
     assert 0 < quick < full

@@ -1,6 +1,6 @@
 """The command line: ``python -m verify {list,check,bench,report}``.
 
-Exit codes (DESIGN.md): 0 every check ran and passed (skips allowed), 1 a check failed
+Exit codes (docs/design.md, "Contracts"): 0 every check ran and passed (skips allowed), 1 a check failed
 or errored, 2 bad usage or a target that cannot be resolved, 130 stopped by Ctrl-C (SIGINT)
 and 143 by SIGTERM, with what finished written. A user's mistake is one line on stderr,
 never a traceback. Every subject runs in a worker process (verify.runner.Pool): nothing a
@@ -371,7 +371,7 @@ def _folder(folder: Path, flag: str, path: str) -> None:
 
 
 def bench_config(args: argparse.Namespace, device: str) -> Any:
-    from verify.bench import VARIANTS, BenchConfig, parse_sizes
+    from verify.analysis.bench import VARIANTS, BenchConfig, parse_sizes
 
     cfg = BenchConfig.quick(device) if getattr(args, "quick", False) else BenchConfig(device=device)
     try:
@@ -396,7 +396,7 @@ def bench_config(args: argparse.Namespace, device: str) -> Any:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     import acts
-    from verify.bench import run_bench, summary
+    from verify.analysis.bench import run_bench, summary
     from verify.results import write_atomic
     from verify.targets import resolve
 
@@ -459,7 +459,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         R.write_json(data, files["results.json"])
         print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
         if not args.no_bench:
-            from verify.bench import run_bench
+            from verify.analysis.bench import run_bench
             from verify.targets import resolve
 
             log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))

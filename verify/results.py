@@ -1,7 +1,7 @@
 """Results are data: frozen records with ``to_json()``, and their files (the results
 JSON, JUnit XML).
 
-The JSON layout is a public contract (DESIGN.md, "Results JSON"); change it only with
+The JSON layout is a public contract (docs/design.md, "Results JSON"); change it only with
 a new ``SCHEMA_VERSION`` and a note. Text a subject supplies (its name, an exception's
 message, what it printed) may hold anything; it is made safe for JSON here and for XML
 in :func:`write_junit`.

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from verify.analysis.kinkscan import curve
 from verify.checks import CHECKS, Check, Context, ordered
 from verify.checks.base import Outcome, one_thread
 from verify.errors import TargetError
@@ -275,9 +276,17 @@ def run_subject(
 
 
 def subject_info(subject: Subject, limit_s: float | None) -> dict[str, Any]:
+    """What the report shows of a subject beside its checks: its description and, where
+    it can be called, f and f' over a range that shows its kinks."""
     try:
-        with time_limit(limit_s), isolated_state([]):  # it calls the subject too (the report's curve)
-            return subject.info()
+        with time_limit(limit_s), isolated_state([]):  # it calls the subject too (the curve)
+            info = subject.info()
+            if "input_shape" in info:
+                try:
+                    info["curve"] = curve(subject)
+                except Exception as exc:  # a plot is a courtesy: say why there is none
+                    info["curve_error"] = _describe(exc)
+            return info
     except BaseException as exc:  # info is a courtesy; never lose the results over it
         return {"error": _describe(exc)}
 

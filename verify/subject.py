@@ -27,6 +27,8 @@ Fn = Callable[[Tensor], Tensor]
 # Channels used when nothing says how many: even, so that alternating-channel
 # activations show both kinds, and more than one, so that channel mixing shows.
 DEFAULT_CHANNELS = 4
+# The most of a docstring a report shows as a description.
+DOC_CHARS = 600
 
 
 @dataclass
@@ -44,8 +46,9 @@ class Subject:
     # Values set on every instance (``--param NAME=VALUE``): a spec's parameter, or a
     # parameter or buffer of a built module (filled: broadcast to its shape).
     overrides: dict[str, float] = field(default_factory=dict)
-    _derivative_kinks: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
-    _kinks_at: dict[tuple, list[float]] = field(default_factory=dict, repr=False)
+    # What analysis found out about this subject, kept for the next check that asks
+    # (verify.analysis.kinkscan: kinks per parameter setting).
+    memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     # -- instances ---------------------------------------------------------------
     def instance(
@@ -261,35 +264,6 @@ class Subject:
         return base
 
     # -- facts -------------------------------------------------------------------
-    def kinks(self, params: dict[str, float] | None = None) -> list[float]:
-        """Known kinks: the spec's, or those found by scanning (at ``params``)."""
-        if self.spec is not None:
-            return self.spec.kink_points({**self.overrides, **(params or {})} or None)
-        if not params:
-            return self.detected_kinks
-        key = tuple(sorted(params.items()))
-        if key not in self._kinks_at:
-            from verify.kinkscan import scan_kinks
-
-            self._kinks_at[key] = scan_kinks(self, params=params)
-        return self._kinks_at[key]
-
-    @cached_property
-    def detected_kinks(self) -> list[float]:
-        from verify.kinkscan import scan_kinks
-
-        return scan_kinks(self)
-
-    def second_order_kinks(self, params: dict[str, float] | None = None) -> list[float]:
-        """Where f' has a kink (f'' jumps): ELU and CELU at 0, softsign at 0. Finite
-        differences of the backward must not straddle these either."""
-        key = tuple(sorted((params or {}).items()))
-        if key not in self._derivative_kinks:
-            from verify.kinkscan import scan_kinks
-
-            self._derivative_kinks[key] = scan_kinks(self, params=params, derivative=True)
-        return self._derivative_kinks[key]
-
     def domain(self, params: dict[str, float] | None = None) -> tuple[float, float]:
         if self.spec is not None:
             return self.spec.domain_at(params)
@@ -384,6 +358,15 @@ class Subject:
             return None
         return all(_overrides(cls, "jvp") for cls in self.custom_functions)
 
+    @cached_property
+    def doc(self) -> str:
+        """The first paragraph of the activation's own docstring (its module class,
+        Function or function), for a subject without a spec to be described by."""
+        made = self.function_cls or self.factory()
+        owner = made if inspect.isclass(made) or inspect.isroutine(made) else type(made)
+        text = inspect.cleandoc(vars(owner).get("__doc__") or "") if inspect.isclass(owner) else inspect.getdoc(owner)
+        return (text or "").split("\n\n")[0].replace("\n", " ")[:DOC_CHARS]
+
     def info(self) -> dict[str, Any]:
         d: dict[str, Any] = {"origin": self.origin, "kind": self.kind, "inplace": self.has_inplace}
         if self.always_inplace:
@@ -392,16 +375,12 @@ class Subject:
             d["inplace_declined"] = self.inplace_declined
         if self.spec is not None:
             d["spec"] = self.spec.to_json()
+        elif self.doc:
+            d["doc"] = self.doc
         try:
             d["input_shape"] = list(self.base_shape)
         except ShapeError:
             return d
-        from verify.kinkscan import curve
-
-        try:
-            d["curve"] = curve(self)
-        except Exception as exc:  # a plot is a courtesy: say why there is none
-            d["curve_error"] = f"{type(exc).__name__}: {exc}"
         if self.notes:
             d["notes"] = list(self.notes)
         return d

@@ -155,7 +155,7 @@ DETERMINISM_LARGE_NUMEL = 1 << 16
 COMPILE_RTOL = 1.3e-6
 COMPILE_ATOL = 1e-5
 
-# `kinks` (and verify.kinkscan, which keeps the gradient checks off kinks).
+# `kinks` (and verify.analysis.kinkscan, which keeps the gradient checks off kinks).
 # The scan: f and f' on a grid of step 2**-10 (about 1e-3; a binary fraction, so that
 # 0, +-0.5, 3 and 6 are grid points and a NaN gradient exactly there is seen) over
 # [-R, R], R = max(KINK_SCAN_RANGE, 2 * the largest |declared kink| or |parameter| + 1),
@@ -182,7 +182,7 @@ KINK_DOMAIN_MARGIN = 1e-3
 KINK_SCAN_RATIO = 50.0
 KINK_NOISE_ULPS = 64.0
 KINK_MAX_CANDIDATES = 64
-# Localisation (verify.kinkscan.localise): KINK_LOCATE_STAGES rounds of
+# Localisation (verify.analysis.kinkscan.localise): KINK_LOCATE_STAGES rounds of
 # KINK_LOCATE_SAMPLES points across the bracket, each keeping a sub-bracket about 11
 # times narrower (5e-3 -> 4e-5 wide), then scipy.optimize.elementwise.find_root to
 # KINK_LOCATE_XTOL. What limits the result is a jump c of f'' at the kink, which pulls
@@ -301,7 +301,7 @@ SATURATION_LOST_FACTOR = 10.0
 # Finite width N moves each layer's factor: |W^T u|^2 / |u|^2 by a relative 2 / N and the
 # mean of phi'^2 over the units by kappa / N; and the layer variances stray from q_l,
 # which moves chi_1 where it depends on q (softplus at Kaiming's init, where q grows
-# without bound). verify.meanfield.MeanField.log_ratio_spread propagates both, to first
+# without bound). verify.analysis.meanfield.MeanField.log_ratio_spread propagates both, to first
 # order in 1 / N, into a standard deviation of the log-ratio (0.3 to 0.8 at 50 x 256 over
 # the reference activations) and a downward bias (about 0.1 to 0.15). Over eight seeds
 # and two initialisations per activation the worst deviation was 2.7 of those standard

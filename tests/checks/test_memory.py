@@ -17,9 +17,9 @@ from torch import Tensor, nn
 import acts
 from acts import Activation, Kind, Properties
 from verify import tolerances as tol
+from verify.analysis.memory import LiveMemory, measure_step, saved_for_backward
 from verify.checks import CHECKS, Context
 from verify.checks.memory import step_shape
-from verify.memory import LiveMemory, measure_step, saved_for_backward
 from verify.results import Status
 from verify.runner import run_check
 from verify.subject import from_spec

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 import acts
 from acts import Activation, Kind, Properties
-from verify.meanfield import Q_MAX, Q_MIN, MeanField
+from verify.analysis.meanfield import Q_MAX, Q_MIN, MeanField
 from verify.results import Status
 
 

@@ -1,4 +1,4 @@
-"""The checks, one module per stable check id (DESIGN.md, "Stable check ids").
+"""The checks, one module per stable check id (docs/design.md, "Check ids").
 
 Importing this package imports every check module, each of which registers its
 function with :func:`verify.checks.base.check`.

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
+from verify.analysis.kinkscan import kinks as kinks_of
+from verify.analysis.kinkscan import second_order_kinks
 from verify.strategies import domain_range, tensors
 from verify.subject import Subject
 
@@ -19,7 +21,7 @@ def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: in
     central difference of f is off near a vertical tangent of f' (|x|^1.5 at 0);
     and from ``also_avoid``."""
     lo, hi = domain_range(subject.domain(params))
-    avoid = sorted({*subject.kinks(params), *subject.second_order_kinks(params), *also_avoid})
+    avoid = sorted({*kinks_of(subject, params), *second_order_kinks(subject, params), *also_avoid})
     return tensors(subject.shape(batch, length), lo, hi, avoid=avoid, large=large)
 
 

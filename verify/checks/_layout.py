@@ -15,6 +15,7 @@ import torch
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
+from verify.analysis.kinkscan import kinks as kinks_of
 from verify.strategies import away_from, domain_range, falsify
 from verify.subject import Subject
 
@@ -48,7 +49,7 @@ def probe_input(subject: Subject, width: float = 3.0) -> np.ndarray:
     n = int(np.prod(shape))
     lo, hi = domain_range(subject.domain(), width)
     values = np.linspace(lo, hi, n + 2)[1:-1]
-    return away_from(subject.kinks())(values).reshape(shape)
+    return away_from(kinks_of(subject))(values).reshape(shape)
 
 
 def search(strategy: st.SearchStrategy[T], judge: Callable[[T], Problem | None], profile: str,

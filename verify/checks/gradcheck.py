@@ -17,9 +17,10 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from verify import tolerances as tol
+from verify.analysis.kinkscan import Evaluator
+from verify.analysis.kinkscan import kinks as kinks_of
 from verify.checks._grad import first_line, search_settings, settings_label, worst_elementwise
 from verify.checks.base import Context, Outcome, check, failed, passed
-from verify.kinkscan import Evaluator
 from verify.strategies import _inside, to_tensor
 from verify.subject import Subject
 
@@ -114,7 +115,7 @@ def far_from_zero(subject: Subject, ctx: Context, params: dict[str, float] | Non
     lo, hi = _inside(*subject.domain(params))
     xs = np.concatenate([-mags[::-1], mags])
     xs = xs[(xs > lo) & (xs < hi)]
-    kinks = np.asarray(subject.kinks(params), dtype=np.float64)
+    kinks = np.asarray(kinks_of(subject, params), dtype=np.float64)
     if kinks.size:
         margin = tol.KINK_MARGIN * np.maximum(1.0, np.abs(xs))
         xs = xs[np.all(np.abs(xs[:, None] - kinks[None, :]) > margin[:, None], axis=1)]

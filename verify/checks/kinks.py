@@ -2,7 +2,7 @@
 
 Gradient checks draw random points and never land on a kink, where ReLU'(0), a NaN
 from sqrt at 0 or a hidden jump live. This check finds every kink, declared or not,
-with :mod:`verify.kinkscan` (f and f' scanned in float64 on every channel, each point
+with :mod:`verify.analysis.kinkscan` (f and f' scanned in float64 on every channel, each point
 localised to about 1e-12), at every parameter setting the spec names, and judges each:
 
 * continuity: f is continuous there unless the spec declares a jump;
@@ -34,9 +34,7 @@ import torch
 
 from acts.spec import Smoothness
 from verify import tolerances as tol
-from verify.checks._grad import formula_with_params, settings_label
-from verify.checks.base import Context, Outcome, check, failed, passed, skipped
-from verify.kinkscan import (
+from verify.analysis.kinkscan import (
     Evaluator,
     differs,
     find_points,
@@ -47,6 +45,8 @@ from verify.kinkscan import (
     one_sided,
     scan_range,
 )
+from verify.checks._grad import formula_with_params, settings_label
+from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
 # Smoothness classes from worst to best; a point judged "smooth" is no point at all.

@@ -1,5 +1,5 @@
 """`memory`: what an activation keeps for its backward, and what its in-place variant
-really saves, measured with :mod:`verify.memory`, never taken from the spec.
+really saves, measured with :mod:`verify.analysis.memory`, never taken from the spec.
 
 Measured in the run's first dtype (float32 by default) on an activation input of about
 :data:`~verify.tolerances.MEMORY_STEP_NUMEL` elements: a batch of :data:`STEP_WIDTH`
@@ -7,11 +7,11 @@ features when the subject takes one, otherwise its own layout with channels at
 dimension 1 (:meth:`~verify.subject.Subject.shape`), as a per-channel module needs.
 
 * Saved for backward: the input-sized tensors autograd keeps (counted by storage with
-  saved-tensor hooks; parameters do not count; see :class:`verify.memory.Saved`), in
+  saved-tensor hooks; parameters do not count; see :class:`verify.analysis.memory.Saved`), in
   bytes per input element and as a multiple of the input's size. More than the spec's
   ``saved_tensors`` declares fails; autograd through the spec's reference formula is
   measured alongside and reported.
-* Peaks of the realistic step (:func:`verify.memory.measure_step`: the activation
+* Peaks of the realistic step (:func:`verify.analysis.memory.measure_step`: the activation
   between two linear layers, forward and backward), in training and under
   ``torch.no_grad()``, out of place and in place. The training peak is the forward's,
   with autograd recording: everything kept for the backward plus the activation's
@@ -42,10 +42,17 @@ import torch
 from torch import Tensor, nn
 
 from verify import tolerances as tol
+from verify.analysis.memory import (
+    Saved,
+    StepMemory,
+    default_method,
+    measure_step,
+    saved_for_backward,
+    storage_key,
+)
 from verify.checks._grad import formula_with_params
 from verify.checks._layout import Fn, dtype_name, out_of_place
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
-from verify.memory import Saved, StepMemory, default_method, measure_step, saved_for_backward, storage_key
 from verify.subject import Subject
 
 # The activation's input in the step: STEP_WIDTH features per row when the subject

@@ -1,6 +1,6 @@
 """`propagation`: how gradients pass through a deep stack of the activation.
 
-Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017; :mod:`verify.meanfield`)
+Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017; :mod:`verify.analysis.meanfield`)
 on the function phi of channel 0, at the spec's default parameters, through the spec's
 reference formula where there is one (so that the experiment below, which runs the
 subject's own backward, can disagree with it) and through the subject otherwise:
@@ -40,10 +40,11 @@ import torch
 from torch import Tensor, nn
 
 from verify import tolerances as tol
+from verify.analysis.kinkscan import kinks as kinks_of
+from verify.analysis.meanfield import Q_MAX, SIGMA_W2_GRID, MeanField
 from verify.checks._edges import by_channel, call, evaluate, first_nonfinite_op, lay
 from verify.checks._layout import channel_dependent
 from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
-from verify.meanfield import Q_MAX, SIGMA_W2_GRID, MeanField
 from verify.subject import Subject
 
 # The nonlinearity names of torch.nn.init.calculate_gain, by the lower-cased last part of
@@ -71,7 +72,7 @@ def check_propagation(subject: Subject, ctx: Context) -> Outcome:
     seed = int(opts.get("seed", tol.PROPAGATION_SEED))
 
     spec = subject.spec
-    mf = MeanField.of(_sampler(subject), kinks=subject.kinks())
+    mf = MeanField.of(_sampler(subject), kinks=kinks_of(subject))
     details: dict[str, Any] = {"channel": 0, "params": spec.defaults() if spec is not None else None,
                                "analysed": "spec reference" if spec is not None else "subject"}
     if channel_dependent(subject):

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from verify import tolerances as tol
+from verify.analysis.kinkscan import kinks as kinks_of
 from verify.checks._grad import formula_with_params, sample_strategy, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.strategies import falsify, to_tensor
@@ -90,7 +91,7 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
             rounds.append((torch.float64, spec.builtin_name or "built-in", spec.builtin, tol.BUILTIN_TOLERANCE_DTYPE))
         rounds += [(d, "reference", spec.reference, d) for d in ctx.dtypes if d != torch.float64]
     worst: dict[str, Any] = {}
-    kinks = subject.kinks(params)
+    kinks = kinks_of(subject, params)
     for dtype, truth_name, formula, tol_dtype in rounds:
         subject_fn = subject.instance(dtype, ctx.device, params)
         if formula is None:

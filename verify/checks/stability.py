@@ -45,11 +45,11 @@ import torch
 from torch import Tensor
 
 from verify import tolerances as tol
+from verify.analysis.kinkscan import Evaluator
 from verify.checks._edges import Fn, evaluate, first_nonfinite_op, lay
 from verify.checks._grad import settings_label
 from verify.checks._layout import dtype_name
 from verify.checks.base import Context, Outcome, check, failed, passed
-from verify.kinkscan import Evaluator
 from verify.strategies import _inside
 from verify.subject import Subject
 

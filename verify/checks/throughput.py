@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from verify.bench import measure, workload
+from verify.analysis.bench import measure, workload
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 

@@ -19,9 +19,9 @@ Three steps, each vectorised over every candidate and every channel at once:
    value jump or a location error of 1e-10 does not leak in. A candidate whose two
    sides agree is dropped.
 
-The `kinks` check judges what this finds; :meth:`Subject.kinks` and
-:meth:`Subject.second_order_kinks` use :func:`scan_kinks` to keep the gradient
-checks' sample points away from it.
+The `kinks` check judges what this finds; :func:`kinks` and :func:`second_order_kinks`
+(the spec's declared kinks, or these, remembered per subject and parameter setting) keep
+the gradient checks' sample points away from them.
 """
 
 from __future__ import annotations
@@ -496,11 +496,30 @@ def scan_kinks(subject: Subject, lo: float | None = None, hi: float | None = Non
     return merge(found)
 
 
+def kinks(subject: Subject, params: dict[str, float] | None = None) -> list[float]:
+    """Known kinks: the spec's, or those found by scanning (at ``params``)."""
+    if subject.spec is not None:
+        return subject.spec.kink_points({**subject.overrides, **(params or {})} or None)
+    key = ("kinks", *sorted((params or {}).items()))
+    if key not in subject.memo:
+        subject.memo[key] = scan_kinks(subject, params=params)
+    return list(subject.memo[key])
+
+
+def second_order_kinks(subject: Subject, params: dict[str, float] | None = None) -> list[float]:
+    """Where f' has a kink (f'' jumps): ELU and CELU at 0, softsign at 0. Finite
+    differences of the backward must not straddle these either."""
+    key = ("second_order_kinks", *sorted((params or {}).items()))
+    if key not in subject.memo:
+        subject.memo[key] = scan_kinks(subject, params=params, derivative=True)
+    return list(subject.memo[key])
+
+
 def curve(subject: Subject, points: int = 241) -> dict[str, object]:
     """f and f' on a range that shows the kinks, for the report's plot: x, then one
     list per channel that differs from the first (alternating activations show two)."""
-    kinks = subject.kinks()
-    finite = [abs(k) for k in kinks if np.isfinite(k)]
+    found = kinks(subject)
+    finite = [abs(k) for k in found if np.isfinite(k)]
     half = max(6.0, 1.5 * max(finite, default=0.0))
     lo, hi = subject.domain()
     xs = torch.linspace(max(-half, lo + 1e-3), min(half, hi - 1e-3), points, dtype=torch.float64)
@@ -512,5 +531,5 @@ def curve(subject: Subject, points: int = 241) -> dict[str, object]:
         "f": [f[c].tolist() for c in keep],
         "df": [df[c].tolist() for c in keep],
         "channels": keep,
-        "kinks": kinks,
+        "kinks": found,
     }
