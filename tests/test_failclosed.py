@@ -77,15 +77,17 @@ def run_gate(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[st
 # 1 ---------------------------------------------------------------------------------
 def test_1_a_subject_that_exits_or_interrupts_is_its_own_error(tmp_path: Path) -> None:
     r, by = run_gate(tmp_path, target("exits", "NeedsCuda"), target("exits", "DebugExit"),
-                     target("exits", "Interrupting"), "silu", "--only", "gradcheck,determinism", "--jobs", "1")
+                     target("exits", "Interrupting"), target("exits_on_import", "act"), "silu",
+                     "--only", "gradcheck,determinism", "--jobs", "1")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert list(by) == ["NeedsCuda", "DebugExit", "Interrupting", "silu"]
+    assert list(by) == ["NeedsCuda", "DebugExit", "Interrupting", "act", "silu"]
     assert statuses(by) == {"NeedsCuda": {"error"}, "DebugExit": {"error"}, "Interrupting": {"error"},
-                            "silu": {"pass"}}
+                            "act": {"error"}, "silu": {"pass"}}
+    assert by["act"]["gradcheck"]["summary"] == "loading the subject raised SystemExit: run this file as a script"
     assert "SystemExit" in by["NeedsCuda"]["gradcheck"]["summary"]
     assert "SystemExit" in by["DebugExit"]["gradcheck"]["summary"]
     assert "KeyboardInterrupt" in by["Interrupting"]["gradcheck"]["summary"]
-    assert "FAILED: 4 subject(s)" in r.stdout
+    assert "FAILED: 5 subject(s)" in r.stdout
 
 
 def _slow_module(tmp_path: Path) -> Path:
