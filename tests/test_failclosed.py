@@ -120,6 +120,7 @@ def test_1_5_a_stopped_run_writes_what_finished_and_never_exits_0(tmp_path: Path
     assert proc.returncode == code, stdout + stderr
     assert time.monotonic() - stopped < 15, "stopped promptly, without waiting for the sleeping subject"
     assert f"stopped by {signal.Signals(signum).name}" in stderr
+    assert f"STOPPED by {signal.Signals(signum).name}: 1 subject(s)" in stdout and "PASSED" not in stdout
     data = json.loads(out.read_text())
     assert data["complete"] is False and data["stopped_by"] == signal.Signals(signum).name
     assert statuses(verdicts(out, junit)) == {"silu": {"pass"}}
