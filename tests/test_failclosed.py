@@ -90,6 +90,23 @@ def test_1_a_subject_that_exits_or_interrupts_is_its_own_error(tmp_path: Path) -
     assert "FAILED: 5 subject(s)" in r.stdout
 
 
+def test_1_in_process_a_subject_that_exits_is_its_own_error(run: Any) -> None:
+    """The pytest plugin's way: the check runs in pytest's process, which goes on."""
+    exits = _hostile_module("exits")
+    result = run("gradcheck", exits.DebugExit(), name="DebugExit")
+    assert result.status.value == "error" and "SystemExit" in result.summary
+    result = run("gradcheck", exits.Interrupting(), name="Interrupting")
+    assert result.status.value == "error" and "KeyboardInterrupt" in result.summary
+
+
+def _hostile_module(name: str) -> Any:
+    sys.path.insert(0, str(HOSTILE))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.pop(0)
+
+
 def _slow_module(tmp_path: Path) -> Path:
     slow = tmp_path / "slow.py"
     slow.write_text("import time\nimport torch\n\n\ndef slow(x):\n    time.sleep(60)\n    return torch.tanh(x)\n")
@@ -149,11 +166,7 @@ def test_2_global_state_a_subject_changes_is_restored_and_named(tmp_path: Path) 
 
 def test_2_in_process_checks_restore_the_state_too(run: Any) -> None:
     """The pytest plugin's way: the check runs in the caller's process."""
-    sys.path.insert(0, str(HOSTILE))
-    try:
-        import state
-    finally:
-        sys.path.pop(0)
+    state = _hostile_module("state")
     result = run("determinism", state.NoGradSwish(), name="NoGradSwish")
     assert torch.is_grad_enabled() and torch.get_default_dtype() is torch.float32
     assert any("grad True -> False" in f for f in result.findings)
