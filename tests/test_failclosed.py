@@ -77,15 +77,34 @@ def run_gate(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[st
 # 1 ---------------------------------------------------------------------------------
 def test_1_a_subject_that_exits_or_interrupts_is_its_own_error(tmp_path: Path) -> None:
     r, by = run_gate(tmp_path, target("exits", "NeedsCuda"), target("exits", "DebugExit"),
-                     target("exits", "Interrupting"), "silu", "--only", "gradcheck,determinism", "--jobs", "1")
+                     target("exits", "Interrupting"), target("exits_on_import", "act"), "silu",
+                     "--only", "gradcheck,determinism", "--jobs", "1")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert list(by) == ["NeedsCuda", "DebugExit", "Interrupting", "silu"]
+    assert list(by) == ["NeedsCuda", "DebugExit", "Interrupting", "act", "silu"]
     assert statuses(by) == {"NeedsCuda": {"error"}, "DebugExit": {"error"}, "Interrupting": {"error"},
-                            "silu": {"pass"}}
+                            "act": {"error"}, "silu": {"pass"}}
+    assert by["act"]["gradcheck"]["summary"] == "loading the subject raised SystemExit: run this file as a script"
     assert "SystemExit" in by["NeedsCuda"]["gradcheck"]["summary"]
     assert "SystemExit" in by["DebugExit"]["gradcheck"]["summary"]
     assert "KeyboardInterrupt" in by["Interrupting"]["gradcheck"]["summary"]
-    assert "FAILED: 4 subject(s)" in r.stdout
+    assert "FAILED: 5 subject(s)" in r.stdout
+
+
+def test_1_in_process_a_subject_that_exits_is_its_own_error(run: Any) -> None:
+    """The pytest plugin's way: the check runs in pytest's process, which goes on."""
+    exits = _hostile_module("exits")
+    result = run("gradcheck", exits.DebugExit(), name="DebugExit")
+    assert result.status.value == "error" and "SystemExit" in result.summary
+    result = run("gradcheck", exits.Interrupting(), name="Interrupting")
+    assert result.status.value == "error" and "KeyboardInterrupt" in result.summary
+
+
+def _hostile_module(name: str) -> Any:
+    sys.path.insert(0, str(HOSTILE))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.pop(0)
 
 
 def _slow_module(tmp_path: Path) -> Path:
@@ -118,6 +137,7 @@ def test_1_5_a_stopped_run_writes_what_finished_and_never_exits_0(tmp_path: Path
     assert proc.returncode == code, stdout + stderr
     assert time.monotonic() - stopped < 15, "stopped promptly, without waiting for the sleeping subject"
     assert f"stopped by {signal.Signals(signum).name}" in stderr
+    assert f"STOPPED by {signal.Signals(signum).name}: 1 subject(s)" in stdout and "PASSED" not in stdout
     data = json.loads(out.read_text())
     assert data["complete"] is False and data["stopped_by"] == signal.Signals(signum).name
     assert statuses(verdicts(out, junit)) == {"silu": {"pass"}}
@@ -146,11 +166,7 @@ def test_2_global_state_a_subject_changes_is_restored_and_named(tmp_path: Path) 
 
 def test_2_in_process_checks_restore_the_state_too(run: Any) -> None:
     """The pytest plugin's way: the check runs in the caller's process."""
-    sys.path.insert(0, str(HOSTILE))
-    try:
-        import state
-    finally:
-        sys.path.pop(0)
+    state = _hostile_module("state")
     result = run("determinism", state.NoGradSwish(), name="NoGradSwish")
     assert torch.is_grad_enabled() and torch.get_default_dtype() is torch.float32
     assert any("grad True -> False" in f for f in result.findings)

@@ -262,7 +262,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     results, stopped = gate(args, ctx, _throttled(lambda done: write(done, complete=False)))
     with _signals_held():
         write(results, complete=stopped is None, stopped_by=stopped.name if stopped else None)
-        print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout, flush=True)
+        print(summary_table(results, stopped), file=sys.stderr if args.quiet else sys.stdout, flush=True)
         return _verdict(results, stopped, [str(p) for p in (json_path, junit_path) if p])
 
 
@@ -450,7 +450,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if stopped is not None:
             with _signals_held():
                 R.write_json(R.payload(results, ctx, started, False, stopped.name), files["results.json"])
-                print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout, flush=True)
+                print(summary_table(results, stopped), file=sys.stderr if args.quiet else sys.stdout, flush=True)
                 print("verify: index.html not written: the run was stopped (render what finished with "
                       f"report --from {files['results.json']})", file=sys.stderr)
                 return _verdict(results, stopped, [str(files["results.json"])])
@@ -477,9 +477,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 # -- the terminal ------------------------------------------------------------------
-def summary_table(results: Sequence[SubjectResult]) -> str:
-    """One row per subject, then every failure, error and finding on its own line.
-    A subject's text is shown, never obeyed (see verify.results.printable)."""
+def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | None = None) -> str:
+    """One row per subject, then every failure, error and finding on its own line, then
+    the verdict (never PASSED for a run that was stopped). A subject's text is shown,
+    never obeyed (see verify.results.printable)."""
     lines = []
     width = max([len(printable(r.name)) for r in results] + [7])
     totals = dict.fromkeys(Status, 0)
@@ -505,6 +506,8 @@ def summary_table(results: Sequence[SubjectResult]) -> str:
             lines.append(f"finding {printable(r.name)} [{c.id}]: {printable(f)}")
     lines.append("")
     verdict = "PASSED" if totals[Status.FAIL] == totals[Status.ERROR] == 0 else "FAILED"
+    if stopped is not None:
+        verdict = f"STOPPED by {stopped.name}"
     lines.append(f"{verdict}: {len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
                  f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")
     return "\n".join(lines)

@@ -348,6 +348,8 @@ class Pool:
     subject's results; the dead worker is replaced."""
 
     GRACE_S = 1.0
+    # A worker that has not imported what it needs by then is broken, not slow.
+    STARTUP_S = 120.0
 
     def __init__(self, jobs: int, memory_limit_bytes: int | None = None) -> None:
         self._mp = multiprocessing.get_context(_start_method())
@@ -372,8 +374,8 @@ class Pool:
                 params: dict[str, float] | None = None) -> list[str | SubjectResult]:
         """Each target's subject name, loaded in a worker (a module's import and a
         class's ``__init__`` are the subject's code too). A target that cannot be
-        resolved raises TargetError; one whose loading exits, dies or hangs gives an
-        empty SubjectResult, filled in by :meth:`run` with errors."""
+        resolved raises TargetError; one whose loading exits, dies or hangs gives a
+        SubjectResult with no checks and the reason in its info."""
         out: list[str | SubjectResult] = [""] * len(targets)
         tasks = [_Resolve(i, t, init, params, limit_s, out) for i, t in enumerate(targets)]
         self._drive(tasks)
@@ -463,8 +465,7 @@ class _Resolve(_Task):
         return True
 
     def lost(self, reason: str, hung: bool) -> None:
-        self._failed(f"loading the subject ran past its {self.limit_s:g} s limit" if hung
-                     else f"{reason} while loading the subject")
+        self._failed(_lost_loading(reason, hung, self.limit_s))
 
     def _failed(self, reason: str) -> None:
         name = self.target.rpartition(":")[2] or self.target
@@ -487,7 +488,7 @@ class _Subject(_Task):
         elif kind == "result":
             self.results.append(CheckResult.from_json(msg[1]))
         elif kind == "load_error":
-            self._finish(not_run(self._left(), f"cannot load the subject: {msg[1]}"), {})
+            self._finish(not_run(self._left(), msg[1]), {})
             return True
         elif kind == "end":
             _, info, why_not_run, _retire = msg
@@ -500,9 +501,7 @@ class _Subject(_Task):
             self._finish((), {"error": f"{reason} while describing the subject"})
             return
         if self.phase == "load":
-            why = (f"loading the subject ran past its {self.limit_s:g} s limit" if hung
-                   else f"{reason} while loading the subject")
-            self._finish(not_run(self._left(), why), {})
+            self._finish(not_run(self._left(), _lost_loading(reason, hung, self.limit_s)), {})
             return
         summary = (f"{self.phase} ran past its {self.limit_s:g} s limit (stuck where Python could not stop it; "
                    "its worker was killed)" if hung else f"{reason} during {self.phase}")
@@ -522,6 +521,10 @@ class _Subject(_Task):
         self.on_subject(j.index, SubjectResult(j.name, j.target, (*self.results, *rest), info))
 
 
+def _lost_loading(reason: str, hung: bool, limit_s: float) -> str:
+    return f"loading the subject ran past its {limit_s:g} s limit" if hung else f"{reason} while loading the subject"
+
+
 class _Worker:
     """The parent's handle on one worker process."""
 
@@ -531,14 +534,15 @@ class _Worker:
         self.process.start()
         child.close()
         self.task: _Task | None = None
-        self.deadline = math.inf
+        self.deadline = time.monotonic() + Pool.STARTUP_S
         self.alive = True
         self.ready = False
 
     def assign(self, task: _Task) -> None:
         self.task = task
         self.conn.send(task.request())
-        self.deadline = math.inf if not self.ready else time.monotonic() + task.limit_s + Pool.GRACE_S
+        if self.ready:
+            self.deadline = time.monotonic() + task.limit_s + Pool.GRACE_S
 
     def receive(self) -> None:
         task = self.task
@@ -569,6 +573,8 @@ class _Worker:
     def hung(self) -> None:
         assert self.task is not None
         self.stop(kill=True)
+        if not self.ready:
+            raise RuntimeError(f"a worker process did not start in {Pool.STARTUP_S:g} s")
         self.task.lost("", hung=True)
         self.task = None
 
@@ -638,7 +644,7 @@ def _resolve(cache: dict[str, Subject], target: str, init: dict[str, Any] | None
     except TargetError as exc:
         return ("target_error", str(exc))
     except CheckTimeout:
-        return ("load_error", f"loading the subject ran past its {limit_s:g} s limit")
+        return ("load_error", _lost_loading("", True, limit_s))
     except BaseException as exc:
         return ("load_error", f"loading the subject raised {_describe(exc)}")
     return ("resolved", cache[key].name)
@@ -669,7 +675,7 @@ def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], cle
                              summary=f"out of memory: past the worker's limit of {limit} (--memory-limit): "
                                      f"{result.summary}")
         conn.send(("result", result.to_json()))
-        if result.status is Status.ERROR and "ran past its" in result.summary:
+        if result.status is Status.ERROR and result.summary == f"{cid} ran past its {job.limit_s:g} s limit":
             conn.send(("end", {}, f"not run: the subject ran past its limit in {cid}", False))
             return False
         if out_of_memory:
