@@ -96,10 +96,11 @@ FLOORS: list[tuple[str, ...]] = [
     ("verify.errors", "verify.internals", "verify.profiles", "verify.tolerances", "verify.results"),
     ("verify.subject", "verify.strategies"),
     ("verify.targets",),
+    ("verify.discover",),
     ("verify.analysis",),
     ("verify.checks",),
     ("verify.runner",),
-    ("verify.discover", "verify.progress", "verify.report"),  # what the front ends use
+    ("verify.progress", "verify.report"),  # what the front ends use
     ("verify.ci",),
     ("verify.cli", "verify.plugin"),  # the front ends
     ("verify.__main__",),

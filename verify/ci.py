@@ -13,11 +13,12 @@ one machine, shards run on many and a merge done on a third agree with each othe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from verify.discover import Found, is_whole
 from verify.errors import TargetError
 
 BASELINE_VERSION = 1
@@ -191,11 +192,11 @@ def add_gate_options(p: Any) -> None:
                    help="github: also print a workflow annotation per failure")
 
 
-def expand(targets: Sequence[str], shard_text: str | None) -> tuple[list[str], list[str]]:
-    """Whole-file and whole-module targets expanded into the activations they define,
-    then the shard taken. Returns the targets and one line per candidate skipped."""
-    from verify.discover import discover, is_whole
-
+def expand(targets: Sequence[str], shard_text: str | None,
+           discover: Callable[[str], Found]) -> tuple[list[str], list[str]]:
+    """Whole-file and whole-module targets expanded, with ``discover``, into the
+    activations they define, then the shard taken. Returns the targets and one line per
+    candidate skipped."""
     out: list[str] = []
     skipped: list[str] = []
     for t in targets:

@@ -1,4 +1,4 @@
-"""The command line: ``python -m verify {list,check,bench,report}``.
+"""The command line: ``python -m verify {list,check,bench,report,merge}``.
 
 Exit codes (docs/design.md, "Contracts"): 0 every check ran and passed (skips allowed), 1 a check failed
 or errored, 2 bad usage or a target that cannot be resolved, 130 stopped by Ctrl-C (SIGINT)
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "2: bad usage; 130 (Ctrl-C) or 143 (SIGTERM): stopped, with what finished written. "
                                "An output file's missing parent folders are created.")
     _add_run_options(ck)
+    from verify.ci import add_gate_options
+
+    add_gate_options(ck)
     ck.add_argument("--json", metavar="FILE",
                     help="write the results JSON here (rewritten as each subject finishes; missing folders are created)")
     ck.add_argument("--junit", metavar="FILE",
@@ -75,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where index.html and results.json go (created if missing)")
     rp.add_argument("--no-bench", action="store_true", help="leave out the throughput benchmarks")
     rp.add_argument("--quick-bench", dest="quick", action="store_true", help="benchmarks in bench's --quick mode")
-    rp.add_argument("--from", dest="from_json", metavar="FILE", help="re-render a results JSON without re-running")
+    rp.add_argument("--from", dest="from_json", metavar="FILE", nargs="+",
+                    help="render results JSON without running anything (several: the shards of one run, merged)")
+
+    mp = sub.add_parser("merge", help="join the results of several runs (the shards of one run) into one JSON")
+    mp.add_argument("inputs", nargs="+", metavar="RESULTS.json")
+    mp.add_argument("-o", "--output", required=True, metavar="FILE", help="the merged results JSON")
     return p
 
 
@@ -186,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "merge":
+            return cmd_merge(args)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, TargetError) as exc:
         print(f"verify: error: {printable(str(exc))}", file=sys.stderr)
@@ -244,6 +254,7 @@ def _context(args: argparse.Namespace) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from verify import ci
     from verify import results as R
 
     ctx = _context(args)
@@ -251,6 +262,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     junit_path = _output(args.junit, "--junit")
     if json_path and json_path == junit_path:
         raise UsageError("--json and --junit name the same file")
+    if args.baseline and args.write_baseline:
+        raise UsageError("--baseline and --write-baseline: use one (write it once, then gate against it)")
+    if args.baseline:
+        ci.load_baseline(args.baseline)  # a broken baseline is exit 2 before any work
+    _output(args.write_baseline, "--write-baseline")
     started = time.time()
 
     def write(results: list[SubjectResult], complete: bool, stopped_by: str | None = None) -> None:
@@ -263,7 +279,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     with _signals_held():
         write(results, complete=stopped is None, stopped_by=stopped.name if stopped else None)
         print(summary_table(results, stopped), file=sys.stderr if args.quiet else sys.stdout, flush=True)
-        return _verdict(results, stopped, [str(p) for p in (json_path, junit_path) if p])
+        code = _verdict(results, stopped, [str(p) for p in (json_path, junit_path) if p])
+        if stopped is not None:
+            return code
+        code, lines = ci.gate(args, [r.to_json() for r in results], code == EXIT_OK)
+        for line in lines:
+            print(printable(line) if not line.startswith("::") else line)
+        return code
 
 
 def _verdict(results: list[SubjectResult], stopped: signal.Signals | None, written: list[str]) -> int:
@@ -280,27 +302,41 @@ def gate(args: argparse.Namespace, ctx: Any,
     Returns the finished subjects in target order and the signal that stopped the run,
     if one did; ``on_partial`` gets the finished ones each time one more finishes."""
     import acts
+    from verify.ci import expand
+    from verify.progress import Progress
     from verify.runner import Job, Pool, default_memory_limit, error_subject, select_checks, time_limit_s
 
     checks = select_checks(args.only, args.skip, ctx.profile)
     if not checks:  # a gate that ran nothing has passed nothing
         raise UsageError("no check left to run after --only and --skip")
-    targets = args.targets or acts.names()
-    if args.init and len(targets) != 1:
-        raise UsageError("--init applies to a single class target")
-    jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(targets)))
+    requested = args.targets or acts.names()
+    jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(requested)))
     memory = args.memory_limit if args.memory_limit is not None else default_memory_limit(jobs)
-    progress = _Progress(len(targets), quiet=args.quiet)
     done: dict[int, SubjectResult] = {}
 
     def finished(i: int, result: SubjectResult) -> None:
         done[i] = result
-        progress.subject(result)
+        progress.subject_done(result)
         on_partial([done[k] for k in sorted(done)])
 
+    def checking(job: Job, check_id: str, started: bool) -> None:
+        if started:
+            progress.check_started(printable(job.name), check_id, worker=job.index)
+        else:
+            progress.check_done(worker=job.index)
+
     stopped = None
+    progress = Progress(0, len(checks), quiet=True)
     with Pool(jobs, memory) as pool:
         try:
+            # A whole file's import is the subject's code too: it is discovered in a worker.
+            targets, skipped = expand(requested, getattr(args, "shard", None),
+                                      lambda where: pool.discover(where, time_limit_s(ctx, args.timeout)))
+            if args.init and len(targets) != 1:
+                raise UsageError("--init applies to a single class target")
+            progress = Progress(len(targets), len(checks), quiet=args.quiet)
+            for line in skipped:
+                progress.note(printable(line))
             names = pool.resolve(targets, args.init, time_limit_s(ctx, args.timeout), _params(args))
             work = []
             for i, (target, name) in enumerate(zip(targets, names, strict=True)):
@@ -309,10 +345,12 @@ def gate(args: argparse.Namespace, ctx: Any,
                 else:
                     work.append(Job(i, name, target, tuple(c.id for c in checks), ctx, args.init, args.timeout,
                                     _params(args)))
-            pool.run(work, finished)
+            pool.run(work, finished, checking)
         except KeyboardInterrupt as exc:
             stopped = signal.Signals(getattr(exc, "signum", signal.SIGINT))
             pool.close(kill=True)
+        finally:
+            progress.close()
     return [done[k] for k in sorted(done)], stopped
 
 
@@ -408,12 +446,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cfg = bench_config(args, device)
     json_path = _output(args.json, "--json")
     subjects = [resolve(t, args.init, _params(args)) for t in (args.targets or acts.names())]
-    log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-    data = run_bench(subjects, cfg, log)
+    progress, log = _bench_progress(len(subjects), cfg, args.quiet)
+    try:
+        data = run_bench(subjects, cfg, log)
+    finally:
+        progress.close()
     if json_path:
         write_atomic(json_path, json.dumps(data, indent=1) + "\n")
     print(summary(data, dtype=str(cfg.dtypes[0]).removeprefix("torch.")))
     return EXIT_OK
+
+
+def _bench_progress(subjects: int, cfg: Any, quiet: bool) -> tuple[Any, Callable[[str], None]]:
+    """The bench phase's progress (a step is one activation in one dtype) and the log
+    run_bench reports each step to."""
+    from verify.progress import Progress
+
+    progress = Progress(subjects, len(cfg.dtypes), phase="bench", unit="activation-dtype steps", quiet=quiet)
+
+    def log(step: str) -> None:
+        progress.check_done()
+        progress.note(f"bench: {step}  [{progress.status()}]")
+
+    return progress, log
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from verify import ci
+    from verify import results as R
+
+    out = _output(args.output, "--output")
+    assert out is not None
+    merged = ci.merge([ci.load_results(f) for f in args.inputs])
+    R.write_json(merged, out)
+    subjects = [SubjectResult.from_json(s) for s in merged["subjects"]]
+    print(f"merged {len(args.inputs)} result file(s), {len(subjects)} subject(s), into {out}")
+    return EXIT_OK if all(r.ok for r in subjects) else EXIT_FAIL
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -432,14 +500,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name, path in files.items():
         if path.is_dir():
             raise UsageError(f"--out {args.out}: {name} there is a folder")
-    if args.from_json:
+    if args.from_json and len(args.from_json) > 1:
+        from verify import ci
+
+        data = ci.merge([ci.load_results(f) for f in args.from_json])
+        results = [SubjectResult.from_json(s) for s in data["subjects"]]
+    elif args.from_json:
+        (source,) = args.from_json
         try:
-            data, results = R.load_json(args.from_json)
-            bench_json = Path(args.from_json).with_name("bench.json")
+            data, results = R.load_json(source)
+            bench_json = Path(source).with_name("bench.json")
             if "bench" not in data and bench_json.is_file():
                 data["bench"] = json.loads(bench_json.read_text())
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read results from {args.from_json}: {exc}") from None
+            raise UsageError(f"cannot read results from {source}: {exc}") from None
     else:
         ctx = _context(args)
         for path in files.values():
@@ -459,15 +533,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         R.write_json(data, files["results.json"])
         print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
         if not args.no_bench:
-            from verify.analysis.bench import run_bench
+            from verify.analysis.bench import estimate_s, run_bench
             from verify.targets import resolve
 
-            log = None if args.quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
             # Benchmarks run in this process: a subject with an error (it may have exited,
             # crashed or hung its worker) is left out of them.
             benched = [s for s in results if not any(c.status is Status.ERROR for c in s.checks)]
-            bench = run_bench([resolve(s.target, args.init, _params(args)) for s in benched],
-                              bench_config(args, ctx.device), log)
+            cfg = bench_config(args, ctx.device)
+            if not args.quiet:
+                print(f"bench: {len(benched)} activation(s), about {estimate_s(cfg, len(benched)) / 60:.0f} min "
+                      "(leave it out with --no-bench, or --quick-bench for a smoke run)", file=sys.stderr, flush=True)
+            progress, log = _bench_progress(len(benched), cfg, args.quiet)
+            try:
+                bench = run_bench([resolve(s.target, args.init, _params(args)) for s in benched], cfg, log)
+            finally:
+                progress.close()
             R.write_json(bench, files["bench.json"])
             data["bench"] = bench
             R.write_json(data, files["results.json"])
@@ -511,24 +591,3 @@ def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | No
     lines.append(f"{verdict}: {len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
                  f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")
     return "\n".join(lines)
-
-
-class _Progress:
-    def __init__(self, total: int, quiet: bool) -> None:
-        self.total, self.quiet, self.count, self.start = total, quiet, 0, time.perf_counter()
-
-    def subject(self, result: SubjectResult) -> None:
-        self.count += 1
-        if self.quiet:
-            return
-        counts: dict[str, int] = {}
-        for c in result.checks:
-            counts[c.status.value] = counts.get(c.status.value, 0) + 1
-        bad = [c.id for c in result.checks if not c.ok]
-        mark = "ok  " if not bad else "FAIL"
-        tail = f"  failing: {', '.join(bad)}" if bad else ""
-        width = len(str(self.total))
-        elapsed = time.perf_counter() - self.start
-        print(f"[{self.count:>{width}}/{self.total}] {mark} {printable(result.name):<22} "
-              f"{' '.join(f'{k} {v}' for k, v in sorted(counts.items()))}  ({elapsed:.1f} s){tail}",
-              file=sys.stderr, flush=True)

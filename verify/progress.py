@@ -15,9 +15,10 @@ STATUS_MARK = {True: "ok  ", False: "FAIL"}
 
 
 class Progress:
-    def __init__(self, total: int, checks_per_subject: int, *, phase: str = "check", quiet: bool = False,
-                 stream: TextIO | None = None, live: bool | None = None) -> None:
+    def __init__(self, total: int, checks_per_subject: int, *, phase: str = "check", unit: str = "checks",
+                 quiet: bool = False, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.total, self.per_subject, self.phase, self.quiet = total, max(1, checks_per_subject), phase, quiet
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.done_subjects = self.done_checks = 0
         self.current: dict[Any, str] = {}  # worker -> "subject [check]"
@@ -66,8 +67,9 @@ class Progress:
     def status(self) -> str:
         eta = self.eta_s()
         running = "; ".join(sorted(self.current.values())[:2])
-        return (f"{self.phase}: {self.done_subjects}/{self.total} subjects, "
-                f"{self.done_checks}/{self.total * self.per_subject} checks"
+        subjects = max(self.done_subjects, self.done_checks // self.per_subject)
+        return (f"{self.phase}: {subjects}/{self.total} subjects, "
+                f"{self.done_checks}/{self.total * self.per_subject} {self.unit}"
                 + (f", about {_duration(eta)} left" if eta is not None else "")
                 + (f"  now: {running}" if running else ""))
 

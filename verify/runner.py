@@ -34,7 +34,8 @@ import torch
 from verify.analysis.kinkscan import curve
 from verify.checks import CHECKS, Check, Context, ordered
 from verify.checks.base import Outcome, one_thread
-from verify.errors import TargetError
+from verify.discover import Found, discover
+from verify.errors import TargetError, did_you_mean
 from verify.profiles import ONLY_IN
 from verify.results import CheckResult, Status, SubjectResult
 from verify.subject import ShapeError, Subject
@@ -56,7 +57,8 @@ def select_checks(only: Sequence[str] | None = None, skip: Sequence[str] = (), p
     """The checks to run, in the public order. Unknown ids are the user's mistake."""
     for cid in [*(only or ()), *skip]:
         if cid not in CHECKS:
-            raise TargetError(f"unknown check id {cid!r}; known: {', '.join(c.id for c in ordered())}")
+            hint = did_you_mean(cid, CHECKS)
+            raise TargetError(f"unknown check id {cid!r}{hint}; known: {', '.join(c.id for c in ordered())}")
     chosen = [c for c in ordered() if (only is None or c.id in only) and c.id not in skip]
     if only is None:  # slow checks run by default only in the profiles that include them
         chosen = [c for c in chosen if c.id not in ONLY_IN or profile in ONLY_IN[c.id]]
@@ -384,9 +386,20 @@ class Pool:
             raise TargetError(errors[0])
         return out
 
-    def run(self, jobs: Sequence[Job], on_subject: Callable[[int, SubjectResult], None]) -> None:
-        """Check every job's subject; ``on_subject(index, result)`` as each finishes."""
-        self._drive([_Subject(j, on_subject) for j in jobs])
+    def discover(self, where: str, limit_s: float) -> Found:
+        """What a whole file or module defines (verify.discover), found in a worker: its
+        import is the subject's code. One that cannot be loaded raises TargetError."""
+        task = _Discover(where, limit_s)
+        self._drive([task])
+        if task.found is None:
+            raise TargetError(task.error or f"cannot load {where}")
+        return task.found
+
+    def run(self, jobs: Sequence[Job], on_subject: Callable[[int, SubjectResult], None],
+            on_check: Callable[[Job, str, bool], None] | None = None) -> None:
+        """Check every job's subject; ``on_subject(index, result)`` as each finishes, and
+        ``on_check(job, check_id, started)`` as each check starts and ends (progress)."""
+        self._drive([_Subject(j, on_subject, on_check) for j in jobs])
 
     def _drive(self, tasks: Sequence[_Task]) -> None:
         pending = deque(tasks)
@@ -445,6 +458,27 @@ class _Task:
         raise NotImplementedError
 
 
+class _Discover(_Task):
+    def __init__(self, where: str, limit_s: float) -> None:
+        self.where, self.limit_s = where, limit_s
+        self.found: Found | None = None
+        self.error = ""
+
+    def request(self) -> tuple[Any, ...]:
+        return ("discover", self.where, self.limit_s)
+
+    def message(self, msg: tuple[Any, ...]) -> bool:
+        if msg[0] == "found":
+            self.found = Found(tuple(msg[1]), tuple(tuple(pair) for pair in msg[2]))
+        else:
+            self.error = msg[1]
+        return True
+
+    def lost(self, reason: str, hung: bool) -> None:
+        self.error = (f"loading {self.where} ran past its {self.limit_s:g} s limit" if hung
+                      else f"{reason} while loading {self.where}")
+
+
 class _Resolve(_Task):
     def __init__(self, index: int, target: str, init: dict[str, Any] | None, params: dict[str, float] | None,
                  limit_s: float, out: list[str | SubjectResult]) -> None:
@@ -473,8 +507,9 @@ class _Resolve(_Task):
 
 
 class _Subject(_Task):
-    def __init__(self, job: Job, on_subject: Callable[[int, SubjectResult], None]) -> None:
-        self.job, self.on_subject = job, on_subject
+    def __init__(self, job: Job, on_subject: Callable[[int, SubjectResult], None],
+                 on_check: Callable[[Job, str, bool], None] | None = None) -> None:
+        self.job, self.on_subject, self.on_check = job, on_subject, on_check
         self.limit_s = job.limit_s
         self.results: list[CheckResult] = []
 
@@ -485,8 +520,12 @@ class _Subject(_Task):
         kind = msg[0]
         if kind == "begin":
             self.phase = msg[1]
+            if self.on_check is not None and self.phase in self.job.check_ids:
+                self.on_check(self.job, self.phase, True)
         elif kind == "result":
             self.results.append(CheckResult.from_json(msg[1]))
+            if self.on_check is not None:
+                self.on_check(self.job, self.results[-1].id, False)
         elif kind == "load_error":
             self._finish(not_run(self._left(), msg[1]), {})
             return True
@@ -629,9 +668,26 @@ def _serve(conn: Connection, memory_limit_bytes: int | None) -> None:
             _, target, init, params, limit = request
             conn.send(_resolve(subjects, target, init, params, limit))
             capture.take()
+        elif request[0] == "discover":
+            _, where, limit = request
+            conn.send(_discover(where, limit))
+            capture.take()
         else:
             if _check_subject(conn, request[1], subjects, clean, capture, memory_limit_bytes):
                 return  # the parent replaces a worker that cannot be trusted with another subject
+
+
+def _discover(where: str, limit_s: float) -> tuple[Any, ...]:
+    try:
+        with time_limit(limit_s), isolated_state([]):
+            found = discover(where)
+    except TargetError as exc:
+        return ("target_error", str(exc))
+    except CheckTimeout:
+        return ("target_error", f"loading {where} ran past its {limit_s:g} s limit")
+    except BaseException as exc:
+        return ("target_error", f"loading {where} raised {_describe(exc)}")
+    return ("found", found.targets, found.skipped)
 
 
 def _resolve(cache: dict[str, Subject], target: str, init: dict[str, Any] | None,

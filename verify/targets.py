@@ -21,7 +21,7 @@ from torch import nn
 import acts
 from acts.spec import Activation
 from verify import subject as S
-from verify.errors import TargetError
+from verify.errors import TargetError, did_you_mean
 
 
 def resolve(target: str, init: dict[str, Any] | None = None, params: dict[str, float] | None = None) -> S.Subject:
@@ -53,9 +53,10 @@ def _resolve(target: str, init: dict[str, Any] | None) -> S.Subject:
         try:
             spec = acts.get(target)
         except KeyError:
+            hint = did_you_mean(target, acts.names())
             raise TargetError(
-                f"unknown activation {target!r}: not a registered name (see `python -m verify list`), "
-                "and not of the form pkg.mod:Name or path/to/file.py:Name"
+                f"unknown activation {target!r}{hint}: not a registered name (see `python -m verify list`), "
+                "a file, or of the form pkg.mod:Name or path/to/file.py:Name"
             ) from None
         if init:
             raise TargetError(f"--init applies to a class target, not to the registered activation {target!r}")
@@ -69,7 +70,8 @@ def _resolve(target: str, init: dict[str, Any] | None) -> S.Subject:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise TargetError(f"{where} has no attribute {attr!r}") from None
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            raise TargetError(f"{where} has no attribute {part!r}{did_you_mean(part, names)}") from None
     return from_object(obj, name=attr, target=target, init=init)
 
 
