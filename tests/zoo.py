@@ -93,6 +93,18 @@ class SwishIgnoresInplace(ActivationBase):
         return x * torch.sigmoid(x)
 
 
+class ScaledSoftsign(ActivationBase):
+    """a x / (1 + |x|): its constructor takes ``scale`` and no ``inplace``; the base class
+    sets the attribute all the same, which offers no in-place form."""
+
+    def __init__(self, scale: float = 1.5):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return self.scale * x / (1 + x.abs())
+
+
 # -- a dead activation ------------------------------------------------------------------
 class ZeroActivation(nn.Module):
     """Bug: identically zero (a mask applied the wrong way round)."""

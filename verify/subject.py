@@ -519,7 +519,14 @@ def from_module_class(cls: type[nn.Module], init: dict[str, Any], name: str, tar
     is built with ``inplace=True`` where the constructor takes it, with the same state."""
     built = cls(**init)
     subject = from_module(built, name, target)
-    if subject.inplace_factory is not None and "inplace" in inspect.signature(cls).parameters:
+    takes = inspect.signature(cls).parameters
+    if subject.inplace_factory is not None and "inplace" not in takes and \
+            not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+        # An ``inplace`` attribute the constructor does not take (a zoo's base class sets
+        # it for every subclass): no user can ask this class for an in-place form.
+        subject.inplace_factory = None
+        subject.factory = lambda: copy.deepcopy(built)
+    elif subject.inplace_factory is not None and "inplace" in takes:
         plain = built if not getattr(built, "inplace", False) else cls(**{**init, "inplace": False})
         state = plain.state_dict()
 

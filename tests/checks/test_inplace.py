@@ -143,3 +143,9 @@ def test_declined_in_place_mode_is_skipped_with_its_reason(run: Any) -> None:
 def test_accepted_and_ignored_flag_still_fails(run: Any) -> None:
     r = run("inplace", zoo.SwishIgnoresInplace)
     assert r.status is Status.FAIL and "not in place" in r.summary, r.summary
+
+
+def test_an_inplace_attribute_the_constructor_does_not_take_offers_no_in_place_form(run: Any) -> None:
+    r = run("inplace", zoo.ScaledSoftsign)
+    assert r.status is Status.SKIP and "no in-place variant" in r.summary, r.summary
+    assert run("memory", zoo.ScaledSoftsign).status is Status.PASS
