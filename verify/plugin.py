@@ -76,7 +76,26 @@ def _subject(target: Any) -> Subject:
     name = name if isinstance(name, str) else getattr(target, "__name__", type(target).__name__)
     if isinstance(target, nn.Module) and target.extra_repr():
         name = f"{name}({target.extra_repr()})"  # two ReLUs, one in-place, get two ids
-    return from_object(target, name=name, target=f"{getattr(target, '__module__', 'object')}:{name}")
+    return from_object(target, name=name, target=where_defined(target))
+
+
+def where_defined(obj: Any) -> str:
+    """A target string for an object that resolves from where pytest runs: the file
+    that defines it, relative to the working folder, when it lies inside that folder (a
+    test module is often not importable by name); its module's name otherwise (an
+    installed package). An instance is named by its class: its arguments are not kept."""
+    import inspect
+    import os
+
+    owner = obj if inspect.isclass(obj) or inspect.isroutine(obj) else type(obj)
+    attr = getattr(owner, "__qualname__", getattr(owner, "__name__", "object"))
+    try:
+        path = inspect.getsourcefile(owner)
+    except TypeError:  # a builtin
+        path = None
+    if path and os.path.abspath(path).startswith(os.getcwd() + os.sep):
+        return f"{os.path.relpath(path)}:{attr}"
+    return f"{getattr(owner, '__module__', 'object')}:{attr}"
 
 
 def iter_checks(targets: Iterable[Any], only: Sequence[str] | None = None, skip: Sequence[str] = (),

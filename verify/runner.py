@@ -20,6 +20,7 @@ import random
 import shlex
 import signal
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -29,6 +30,9 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+import hypothesis
+import numpy
+import scipy
 import torch
 
 from verify.analysis.kinkscan import curve
@@ -237,8 +241,7 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
     except ShapeError as exc:
         outcome = Outcome(Status.ERROR, f"cannot call the subject: {exc}")
     except Exception as exc:
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        outcome = Outcome(Status.ERROR, _describe(exc), details={"traceback": "".join(tb[-6:])})
+        outcome = error_outcome(exc)
     duration = time.perf_counter() - start
     findings = outcome.findings
     if changed:
@@ -301,6 +304,44 @@ def error_subject(name: str, target: str, checks: Iterable[Check | str], reason:
 def not_run(checks: Iterable[Check | str], reason: str) -> tuple[CheckResult, ...]:
     """Checks that were never run, as errors: a gate does not pass what it did not see."""
     return tuple(CheckResult(c if isinstance(c, str) else c.id, Status.ERROR, reason) for c in checks)
+
+
+# Code that is not the subject's: the harness, torch, the libraries checks use, Python's own.
+_NOT_SUBJECT = (
+    *(os.path.dirname(m.__file__ or "") + os.sep for m in (sys.modules["verify"], torch, hypothesis, numpy, scipy)),
+    sysconfig.get_paths()["stdlib"] + os.sep,
+)
+SUBJECT_FRAMES = 3
+
+
+def error_outcome(exc: BaseException) -> Outcome:
+    """An exception a check raised, as an error a user can act on: its type and message,
+    and where in the subject's own code it was raised (the last few frames that are
+    not the harness's, torch's or a library's), never a property-test's example."""
+    while isinstance(group := getattr(exc, "exceptions", None), tuple) and group:  # a group: its first
+        exc = group[0]
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not f.filename.startswith(_NOT_SUBJECT)][-SUBJECT_FRAMES:]
+    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    details: dict[str, Any] = {"exception": type(exc).__name__, "message": str(exc)[:2000]}
+    summary = _describe(exc)
+    if own:
+        last = own[-1]
+        details["where"] = f"{_shown_path(last.filename)}:{last.lineno} in {last.name}"
+        summary += f" (at {details['where']})"
+        shown = [f"  {_shown_path(f.filename)}:{f.lineno} in {f.name}\n    {(f.line or '').strip()}\n" for f in own]
+    else:  # raised in the harness or a library: the innermost frames say where
+        shown = traceback.format_list(frames[-6:])
+    details["traceback"] = "".join(shown) + message[:2000] + "\n"
+    return Outcome(Status.ERROR, summary, details=details)
+
+
+def _shown_path(filename: str) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return os.path.relpath(filename) if os.path.abspath(filename).startswith(os.getcwd() + os.sep) else filename
+    except ValueError:
+        return filename
 
 
 def _describe(exc: BaseException) -> str:
