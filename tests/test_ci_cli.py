@@ -133,3 +133,13 @@ def test_a_whole_file_that_exits_on_import_is_never_green(tmp_path: Path) -> Non
 def test_a_typo_gets_a_suggestion(tmp_path: Path) -> None:
     r = cli(tmp_path, "check", "sllu")
     assert r.returncode == 2 and "did you mean 'silu'" in r.stderr
+
+
+def test_one_subjects_checks_shared_among_workers_come_back_whole_and_in_order(tmp_path: Path) -> None:
+    only = ("--only", "gradcheck,forward_ad,special_values,kinks,saturation", "--profile", "quick")
+    runs = {jobs: cli(tmp_path, "check", "relu", *only, "--jobs", jobs, "--json", f"r{jobs}.json") for jobs in "12"}
+    assert all(r.returncode == 0 for r in runs.values()), [r.stdout + r.stderr for r in runs.values()]
+    one, two = (json.loads((tmp_path / f"r{j}.json").read_text())["subjects"] for j in "12")
+    assert [c["id"] for c in two[0]["checks"]] == ["gradcheck", "forward_ad", "special_values", "kinks", "saturation"]
+    assert [(c["id"], c["status"]) for c in two[0]["checks"]] == [(c["id"], c["status"]) for c in one[0]["checks"]]
+    assert "curve" in two[0]["info"]

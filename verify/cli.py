@@ -310,20 +310,25 @@ def gate(args: argparse.Namespace, ctx: Any,
     if not checks:  # a gate that ran nothing has passed nothing
         raise UsageError("no check left to run after --only and --skip")
     requested = args.targets or acts.names()
-    jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(requested)))
+    jobs = args.jobs or os.cpu_count() or 1  # workers start as they are needed
     memory = args.memory_limit if args.memory_limit is not None else default_memory_limit(jobs)
     done: dict[int, SubjectResult] = {}
+    parts: dict[int, list[SubjectResult]] = {}
+    expected: dict[int, int] = {}
 
     def finished(i: int, result: SubjectResult) -> None:
-        done[i] = result
-        progress.subject_done(result)
+        parts.setdefault(i, []).append(result)
+        if len(parts[i]) < expected.get(i, 1):
+            return
+        done[i] = _joined(parts.pop(i), [c.id for c in checks])
+        progress.subject_done(done[i])
         on_partial([done[k] for k in sorted(done)])
 
     def checking(job: Job, check_id: str, started: bool) -> None:
         if started:
-            progress.check_started(printable(job.name), check_id, worker=job.index)
+            progress.check_started(printable(job.name), check_id, worker=(job.index, job.check_ids[0]))
         else:
-            progress.check_done(worker=job.index)
+            progress.check_done(worker=(job.index, job.check_ids[0]))
 
     stopped = None
     progress = Progress(0, len(checks), quiet=True)
@@ -338,13 +343,21 @@ def gate(args: argparse.Namespace, ctx: Any,
             for line in skipped:
                 progress.note(printable(line))
             names = pool.resolve(targets, args.init, time_limit_s(ctx, args.timeout), _params(args))
-            work = []
+            todo = []
             for i, (target, name) in enumerate(zip(targets, names, strict=True)):
                 if isinstance(name, SubjectResult):  # its loading exited, died or hung
                     finished(i, error_subject(name.name, target, checks, name.info["error"]))
                 else:
-                    work.append(Job(i, name, target, tuple(c.id for c in checks), ctx, args.init, args.timeout,
-                                    _params(args)))
+                    todo.append((i, name, target))
+            # Fewer subjects than workers (one activation, the end of a shard): a subject's
+            # checks are shared out among the idle workers and joined again.
+            split = max(1, min(len(checks), jobs // max(1, len(todo))))
+            work = []
+            for i, name, target in todo:
+                ids = [c.id for c in checks]
+                groups = [tuple(ids[k::split]) for k in range(split)]
+                expected[i] = len(groups)
+                work += [Job(i, name, target, g, ctx, args.init, args.timeout, _params(args)) for g in groups]
             pool.run(work, finished, checking)
         except KeyboardInterrupt as exc:
             stopped = signal.Signals(getattr(exc, "signum", signal.SIGINT))
@@ -352,6 +365,16 @@ def gate(args: argparse.Namespace, ctx: Any,
         finally:
             progress.close()
     return [done[k] for k in sorted(done)], stopped
+
+
+def _joined(parts: list[SubjectResult], order: list[str]) -> SubjectResult:
+    """One subject's results from the workers that shared its checks, in the public order."""
+    if len(parts) == 1:
+        return parts[0]
+    rank = {cid: n for n, cid in enumerate(order)}
+    checks = sorted((c for p in parts for c in p.checks), key=lambda c: rank.get(c.id, len(rank)))
+    info = next((p.info for p in parts if "curve" in p.info), None) or next((p.info for p in parts if p.info), {})
+    return replace(parts[0], checks=tuple(checks), info=info)
 
 
 def _throttled(write: Callable[[list[SubjectResult]], None]) -> Callable[[list[SubjectResult]], None]:
