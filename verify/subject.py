@@ -493,11 +493,22 @@ def _with_inplace(module: nn.Module, flag: bool) -> nn.Module:
     return m
 
 
+def _takes_inplace(cls: type) -> bool:
+    """Whether a user can ask this module class for its in-place form: its constructor
+    takes ``inplace`` (or passes keywords on). An ``inplace`` attribute alone (a zoo's
+    base class sets one for every subclass) offers nothing."""
+    try:
+        takes = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return True
+    return "inplace" in takes or any(p.kind is p.VAR_KEYWORD for p in takes.values())
+
+
 def from_module(module: nn.Module, name: str, target: str) -> Subject:
     """A module instance. One built with ``inplace=True`` is checked as the function it
     computes (a copy with ``inplace=False``: gradient checks feed it leaves), and its
     in-place form by the ``inplace`` and ``memory`` checks."""
-    if not (hasattr(module, "inplace") and isinstance(module.inplace, bool)):
+    if not (hasattr(module, "inplace") and isinstance(module.inplace, bool) and _takes_inplace(type(module))):
         return Subject(name=name, target=target, factory=lambda: copy.deepcopy(module), origin="module")
     subject = Subject(
         name=name,
@@ -519,14 +530,7 @@ def from_module_class(cls: type[nn.Module], init: dict[str, Any], name: str, tar
     is built with ``inplace=True`` where the constructor takes it, with the same state."""
     built = cls(**init)
     subject = from_module(built, name, target)
-    takes = inspect.signature(cls).parameters
-    if subject.inplace_factory is not None and "inplace" not in takes and \
-            not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
-        # An ``inplace`` attribute the constructor does not take (a zoo's base class sets
-        # it for every subclass): no user can ask this class for an in-place form.
-        subject.inplace_factory = None
-        subject.factory = lambda: copy.deepcopy(built)
-    elif subject.inplace_factory is not None and "inplace" in takes:
+    if subject.inplace_factory is not None and "inplace" in inspect.signature(cls).parameters:
         plain = built if not getattr(built, "inplace", False) else cls(**{**init, "inplace": False})
         state = plain.state_dict()
 

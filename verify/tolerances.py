@@ -60,6 +60,10 @@ REFERENCE_SLACK = 4.0
 # are 12.5%, 16 float16 ulps 1.6%). A path taken in one dtype only (a wrong constant, a
 # missing factor) is off by O(1). A value that is not finite is `stability`'s business.
 REFERENCE_SELF_ULPS = {dt: n * REFERENCE_SLACK for dt, n in REFERENCE_ULPS.items()}
+# ... plus the backward error every eager formula is entitled to: the float64 truth at x
+# moved by this many epsilons of the dtype (an intermediate such as w0 x or beta x is
+# rounded before a steep function sees it: sin(30 x) in float32 is sin at 30 x rounded).
+REFERENCE_INPUT_ROUNDINGS = 2.0
 
 # In float64 the subject is also compared with the torch built-in, to catch a reference
 # written wrong together with the functional. The built-in is held only to float32's

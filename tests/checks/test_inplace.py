@@ -149,3 +149,13 @@ def test_an_inplace_attribute_the_constructor_does_not_take_offers_no_in_place_f
     r = run("inplace", zoo.ScaledSoftsign)
     assert r.status is Status.SKIP and "no in-place variant" in r.summary, r.summary
     assert run("memory", zoo.ScaledSoftsign).status is Status.PASS
+
+
+def scaled_softsign_2() -> nn.Module:
+    """A factory, as zoos write them for classes that need arguments."""
+    return zoo.ScaledSoftsign(2.0)
+
+
+def test_a_factory_made_module_without_an_inplace_argument_offers_no_in_place_form(run: Any) -> None:
+    r = run("inplace", scaled_softsign_2)
+    assert r.status is Status.SKIP and "no in-place variant" in r.summary, r.summary

@@ -47,13 +47,15 @@ def _on_kink(x: Tensor, kinks: list[float]) -> Tensor:
 
 
 def _excess(got: Tensor, truth: Tensor, naive: Tensor | None, dtype: torch.dtype,
-            scale: Tensor | float = 1.0) -> Tensor:
+            scale: Tensor | float = 1.0, spread: Tensor | float = 0.0) -> Tensor:
     """How far each element is beyond what is allowed (<= 0: within). Without a
-    ``naive`` formula (no spec), see ``REFERENCE_SELF_ULPS``; ``scale`` is the size of
+    ``naive`` formula (no spec), see ``REFERENCE_SELF_ULPS``, plus ``spread``: how much
+    the float64 truth moves when x moves by the rounding an intermediate such as w0 x
+    gets in ``dtype`` (a steep function's condition number); ``scale`` is the size of
     the terms (the incoming gradient's weight for a gradient)."""
     got, truth = got.double(), truth.double()
     if naive is None:
-        allowed = tol.REFERENCE_SELF_ULPS[dtype] * tol.EPS[dtype] * (truth.abs() + scale)
+        allowed = tol.REFERENCE_SELF_ULPS[dtype] * tol.EPS[dtype] * (truth.abs() + scale) + spread
         excess = (got - truth).abs() - allowed
         return torch.where(torch.isfinite(got) & torch.isfinite(truth), excess, -math.inf)
     naive = naive.double()
@@ -110,12 +112,18 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
             y, g = _value_and_grad(subject_fn, x, w)
             y_true, g_true = _value_and_grad(truth_fn, x.double(), w.double())
             y_naive, g_naive = (None, None) if naive_fn is None else _value_and_grad(naive_fn, x, w)
+            spreads: dict[str, Tensor | float] = {"output": 0.0, "gradient": 0.0}
+            if naive_fn is None:  # the truth at inputs an intermediate's rounding away
+                step = 1 + tol.REFERENCE_INPUT_ROUNDINGS * tol.EPS[dtype] * torch.tensor([-1.0, 1.0])
+                moved = [_value_and_grad(truth_fn, x.double() * float(k), w.double()) for k in step]
+                spreads = {"output": torch.stack([(m[0] - y_true).abs() for m in moved]).amax(0).nan_to_num(0.0),
+                           "gradient": torch.stack([(m[1] - g_true).abs() for m in moved]).amax(0).nan_to_num(0.0)}
             on_kink = _on_kink(x, kinks)
             for what, got, truth, naive, scale in (("output", y, y_true, y_naive, 1.0),
                                                    ("gradient", g, g_true, g_naive, w.double().abs())):
                 if naive is not None:
                     scale = 1.0
-                excess = _excess(got, truth, naive, tol_dtype, scale).masked_fill(on_kink, -math.inf)
+                excess = _excess(got, truth, naive, tol_dtype, scale, spreads[what]).masked_fill(on_kink, -math.inf)
                 i = int(excess.flatten().argmax())
                 err = float((got.double() - truth).abs().flatten()[i])
                 if err > state.get(what, {}).get("abs_error", -1.0):
