@@ -47,24 +47,7 @@ class Softsign(nn.Module):
         return torch.where(x.isinf(), x.sign(), x / (1 + x.abs()))
 '''
 
-NEW_BAD = '''
-
-class Cube(nn.Module):
-    def forward(self, x):
-        return CubeFn.apply(x)
-
-
-class CubeFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * x * x  # the factor 3 is missing (gradcheck)
-'''
+NEW_BAD = "\n\n" + (Path(__file__).parent / "fixtures" / "wrong_cube.py").read_text()
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

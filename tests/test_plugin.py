@@ -13,26 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-ACTS = '''import torch
-from torch import nn
-
-
-class CubeFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * x * x  # the factor 3 is missing
-
-
-class Cube(nn.Module):
-    def forward(self, x):
-        return CubeFn.apply(x)
-'''
+ACTS = (Path(__file__).parent / "fixtures" / "wrong_cube.py").read_text()
 
 TEST = '''from verify.plugin import parametrize_with_checks
 

@@ -11,6 +11,7 @@ eats the machine's memory costs its own results and nothing else.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import math
@@ -481,22 +482,23 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-class _Task:
+class _Task(abc.ABC):
     """What a worker does for the parent; the parent hears of its progress."""
 
     limit_s: float
     phase = "load"
 
+    @abc.abstractmethod
     def request(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        """What the worker is sent."""
 
+    @abc.abstractmethod
     def message(self, msg: tuple[Any, ...]) -> bool:
         """Handle one message from the worker; True when the task is done."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def lost(self, reason: str, hung: bool) -> None:
         """The worker died (or was killed, ``hung``) during ``self.phase``."""
-        raise NotImplementedError
 
 
 class _Discover(_Task):
