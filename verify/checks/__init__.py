@@ -17,6 +17,7 @@ ORDER = (
     "gradgradcheck",
     "forward_ad",
     "param_grads",
+    "opcheck",
     "reference",
     "preserves",
     "elementwise",
