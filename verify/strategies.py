@@ -50,17 +50,39 @@ def away_from(points: Sequence[float], margin: float = KINK_MARGIN) -> Callable[
     return push
 
 
+def untied(axis: int, margin: float = KINK_MARGIN) -> Callable[[np.ndarray], np.ndarray]:
+    """A map that keeps the values of every vector along ``axis`` at least ``margin``
+    apart (each pushed above its next smaller one): a tie between elements is a kink of
+    a vector-valued function (maxout, sparsemax), and differences must not straddle it."""
+
+    def push(a: np.ndarray) -> np.ndarray:
+        if a.ndim == 0:
+            return a
+        v = np.moveaxis(a.copy(), axis, -1)
+        order = np.argsort(v, axis=-1, kind="stable")
+        s = np.take_along_axis(v, order, axis=-1)
+        for i in range(1, s.shape[-1]):
+            s[..., i] = np.maximum(s[..., i], s[..., i - 1] + margin * np.maximum(1.0, np.abs(s[..., i - 1])))
+        np.put_along_axis(v, order, s, axis=-1)
+        return np.moveaxis(v, -1, axis)
+
+    return push
+
+
 def tensors(
     shape: Sequence[int],
     lo: float = -8.0,
     hi: float = 8.0,
     avoid: Sequence[float] = (),
     large: float | None = None,
+    untie: int | None = None,
 ) -> st.SearchStrategy[np.ndarray]:
-    """float64 arrays of ``shape`` with elements in [lo, hi], kept away from ``avoid``."""
+    """float64 arrays of ``shape`` with elements in [lo, hi], kept away from ``avoid``,
+    and (``untie``: an axis) with no two values of a vector along that axis close."""
     lo, hi = _inside(lo, hi)
     strat = arrays(np.float64, tuple(shape), elements=values(lo, hi, large))
-    return strat.map(away_from(avoid)) if avoid else strat
+    strat = strat.map(away_from(avoid)) if avoid else strat
+    return strat.map(untied(untie)) if untie is not None else strat
 
 
 def _inside(lo: float, hi: float) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +21,10 @@ import torch
 from torch import Tensor, nn
 
 from acts.spec import Activation, Kind
+from verify.layout import Layout, LayoutError
+from verify.layout import infer as infer_layout
+from verify.layout import infer_domain
+from verify.layout import parse as parse_layout
 
 Fn = Callable[[Tensor], Tensor]
 
@@ -49,6 +53,8 @@ class Subject:
     # What analysis found out about this subject, kept for the next check that asks
     # (verify.analysis.kinkscan: kinks per parameter setting).
     memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    # A layout the user states (``--layout``, see :func:`verify.layout.parse`).
+    layout_hint: str | None = None
 
     # -- instances ---------------------------------------------------------------
     def instance(
@@ -69,6 +75,11 @@ class Subject:
 
     def _build(self, dtype: torch.dtype, device: str | torch.device, params: dict[str, float] | None,
                inplace: bool) -> Fn:
+        """A fresh instance called in the checks' layout (features at dimension 1)."""
+        return self.layout.adapt(self._raw(dtype, device, params, inplace))
+
+    def _raw(self, dtype: torch.dtype, device: str | torch.device, params: dict[str, float] | None,
+             inplace: bool) -> Fn:
         if self.spec is not None:
             values = {**self.spec.defaults(), **self.overrides, **(params or {})}
             module = self.spec.build(channels=self.channels if self.spec.per_channel else None, inplace=inplace,
@@ -139,7 +150,7 @@ class Subject:
         if self.inplace_factory is None:
             return None
         try:
-            fn = self.inplace_factory()
+            fn = self.layout.adapt(self.inplace_factory())
             with torch.no_grad():
                 fn(_probe_values(self.base_shape))
         except NotImplementedError as exc:
@@ -161,34 +172,46 @@ class Subject:
     # -- inputs ------------------------------------------------------------------
     @cached_property
     def channels(self) -> int:
-        """The channel count the subject's trainable parameters fix: the one size above
+        """The feature count the subject's trainable parameters fix: the one size above
         1 of every parameter that has exactly one (``(C,)`` as PReLU's weight and
         Snake's alpha, ``(1, C, 1, 1)`` as ACON-C's p1, p2 and beta), when they agree."""
         if self.spec is not None:
             return DEFAULT_CHANNELS
-        sizes = set()
-        for _, t in self.parameters(self.factory()):
-            big = [n for n in t.shape if n > 1]
-            if len(big) == 1:
-                sizes.add(big[0])
+        sizes = set(self._feature_sizes)
         return sizes.pop() if len(sizes) == 1 else DEFAULT_CHANNELS
 
     @cached_property
+    def _feature_sizes(self) -> list[int]:
+        if self.spec is not None:
+            return [DEFAULT_CHANNELS]
+        sizes = []
+        for _, t in self.parameters(self.factory()):
+            big = [n for n in t.shape if n > 1]
+            if len(big) == 1 and big[0] not in sizes:
+                sizes.append(big[0])
+        return sizes
+
+    @cached_property
+    def layout(self) -> Layout:
+        """The subject's layout and kind (:mod:`verify.layout`), stated or inferred once.
+        Raises :class:`ShapeError` when no input layout is accepted."""
+        stated = self.layout_hint or getattr(self.function_cls or self.factory(), "verify_layout", None)
+
+        def call(x: Tensor) -> Any:
+            with torch.no_grad():
+                return self._raw(torch.float64, "cpu", None, False)(x)
+
+        found = infer_layout(call, self._feature_sizes, parse_layout(stated) if stated else None)
+        if self.spec is None:
+            found = replace(found, domain=infer_domain(call, found))
+        return found
+
+    @property
     def accepted_ranks(self) -> tuple[int, ...]:
-        """The input ranks (2 to 5, channels at dimension 1) on which the subject keeps
-        the shape: all of them for an elementwise function or a PReLU-like weight; only
-        4 for parameters of shape (1, C, 1, 1); only 3 for a (C,) parameter unsqueezed
-        to (1, C, 1)."""
-        ranks = []
-        for rank in (2, 3, 4, 5):
-            shape = (2, self.channels, *(3,) * (rank - 2))
-            try:
-                y = self._build(torch.float64, "cpu", None, False)(_probe_values(shape))
-            except Exception:  # the subject decides what it accepts
-                continue
-            if isinstance(y, Tensor) and y.shape == shape:
-                ranks.append(rank)
-        return tuple(ranks)
+        """The input ranks on which the subject gives the output its layout expects: all
+        of them for an elementwise function or a PReLU-like weight; only 4 for
+        parameters of shape (1, C, 1, 1); only 3 for a (C,) parameter unsqueezed to (1, C, 1)."""
+        return self.layout.ranks
 
     def broadcast_shapes(self, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
         """What an input of ``shape`` becomes when broadcast against each parameter or
@@ -209,38 +232,17 @@ class Subject:
                 continue
         return out
 
-    @cached_property
+    @property
     def base_shape(self) -> tuple[int, ...]:
-        """A small input shape the activation accepts, channels at dimension 1: one on
-        which it keeps the shape, or else one on which it returns a tensor of the same
-        rank (a shape-changing activation). Raises :class:`ShapeError` when none of the
-        usual layouts works."""
-        c = self.channels
-        candidates = [(2, c, 3), (2, c), (2, c, 3, 3), (c,), (6,)]
-        errors = []
-        changed = None  # the first layout on which the output is a tensor of another shape
-        for shape in candidates:
-            try:
-                fn = self._build(torch.float64, "cpu", None, False)
-                x = _probe_values(shape)
-                y = fn(x)
-            except Exception as exc:  # the subject decides what it accepts
-                errors.append(f"{shape}: {type(exc).__name__}: {exc}")
-                continue
-            if isinstance(y, Tensor) and y.shape == x.shape:
-                return shape
-            if changed is None and isinstance(y, Tensor) and y.dim() == x.dim() >= 2 and y.is_floating_point():
-                changed = shape
-            errors.append(f"{shape}: returned {type(y).__name__} {getattr(y, 'shape', '')}")
-        if changed is not None:
-            return changed  # a shape-changing activation (see output_shape)
-        raise ShapeError(f"no input shape accepted ({'; '.join(errors)[:300]})")
+        """A small input shape the activation accepts, in the checks' layout (features at
+        dimension 1). Raises :class:`ShapeError` when none of the usual layouts works."""
+        return self.layout.base_shape
 
     @cached_property
     def output_shape(self) -> tuple[int, ...]:
         """The output's shape for an input of :attr:`base_shape`: the same for an
         activation with one output per input position; another for one that changes
-        the shape (concatenating f(x) and f(-x) along the channels)."""
+        the shape (gated halves, maxout, a concatenation along the features)."""
         with torch.no_grad():
             y = self._build(torch.float64, "cpu", None, False)(_probe_values(self.base_shape))
         return tuple(y.shape)
@@ -249,10 +251,16 @@ class Subject:
     def not_positionwise(self) -> str | None:
         """Why the subject has no one output per input position (None: it has): the
         reason a check that compares an output with its input position skips."""
-        if self.output_shape == tuple(self.base_shape):
+        layout = self.layout
+        if layout.kind == "elementwise" and self.output_shape == tuple(self.base_shape):
             return None
-        return (f"the output has another shape than the input ({self.output_shape} for {tuple(self.base_shape)}): "
-                "there is no one output per input position to judge")
+        why = {
+            "gated": "each output depends on two inputs (a_i and b_i, the halves of the features)",
+            "vector": "each output depends on its whole vector along the features",
+            "mixing": "outputs depend on inputs beyond their own vector",
+        }.get(layout.kind, f"the output has another shape than the input ({self.output_shape} for "
+                           f"{tuple(self.base_shape)})")
+        return f"{layout.kind} activation: {why}; there is no one output per input position to judge"
 
     def shape(self, batch: int = 2, length: int = 3) -> tuple[int, ...]:
         """An input shape with ``batch`` samples and ``length`` positions per channel."""
@@ -267,7 +275,7 @@ class Subject:
     def domain(self, params: dict[str, float] | None = None) -> tuple[float, float]:
         if self.spec is not None:
             return self.spec.domain_at(params)
-        return (-float("inf"), float("inf"))
+        return self.layout.domain
 
     def param_settings(self, profile: str = "ci") -> list[dict[str, float] | None]:
         """Parameter points to test: the spec's defaults and edge values; without a
@@ -378,7 +386,8 @@ class Subject:
         elif self.doc:
             d["doc"] = self.doc
         try:
-            d["input_shape"] = list(self.base_shape)
+            d["input_shape"] = list(self.layout.shape)
+            d["layout"] = self.layout.to_json()
         except ShapeError:
             return d
         if self.notes:
@@ -424,8 +433,8 @@ def set_values(fn: Any, values: dict[str, float], name: str = "the subject") -> 
             t.fill_(value)
 
 
-class ShapeError(Exception):
-    """The subject accepts none of the input layouts the checks know."""
+# The subject accepts none of the input layouts the checks know.
+ShapeError = LayoutError
 
 
 def value_rows(t: Tensor, values_dim: int, n: int) -> Tensor:

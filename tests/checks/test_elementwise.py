@@ -19,9 +19,15 @@ def batch_norm_like(x: Tensor) -> Tensor:
 
 
 def softmax_like(x: Tensor) -> Tensor:
-    """Planted bug: normalises over the last dimension."""
+    """Correct: a vector-valued activation, normalised along the last dimension."""
     e = torch.exp(x)
     return e / e.sum(dim=-1, keepdim=True)
+
+
+def softmax_over_batch(x: Tensor) -> Tensor:
+    """Planted bug: the softmax's sum runs over the batch and the features at once."""
+    e = torch.exp(x)
+    return e / e.sum(dim=(0, -1), keepdim=True)
 
 
 def position_scaled(x: Tensor) -> Tensor:
@@ -47,10 +53,16 @@ def test_mean_dependence_fails(run: Any) -> None:
     assert r.details["property"] == "locality" and r.smallest_input is not None
 
 
-def test_softmax_fails(run: Any) -> None:
+def test_softmax_passes_as_vector_valued(run: Any) -> None:
     r = run("elementwise", softmax_like)
+    assert r.status is Status.PASS, r.summary
+    assert r.details["kind"] == "vector" and "its own vector" in r.summary
+
+
+def test_softmax_over_the_batch_fails(run: Any) -> None:
+    r = run("elementwise", softmax_over_batch)
     assert r.status is Status.FAIL, r.summary
-    assert r.details["property"] == "locality"
+    assert r.details["property"] == "locality" and "--layout mixing" in r.summary
 
 
 def test_position_dependence_fails(run: Any) -> None:

@@ -497,21 +497,33 @@ def scan_kinks(subject: Subject, lo: float | None = None, hi: float | None = Non
 
 
 def kinks(subject: Subject, params: dict[str, float] | None = None) -> list[float]:
-    """Known kinks: the spec's, or those found by scanning (at ``params``)."""
+    """Known kinks: the spec's, or those found by scanning (at ``params``); for a gated
+    subject, those of either half's view (:mod:`verify.halves`); none on a line for a
+    vector-valued or mixing one (its ties are kept apart by the strategies instead)."""
     if subject.spec is not None:
         return subject.spec.kink_points({**subject.overrides, **(params or {})} or None)
-    key = ("kinks", *sorted((params or {}).items()))
-    if key not in subject.memo:
-        subject.memo[key] = scan_kinks(subject, params=params)
-    return list(subject.memo[key])
+    return _remembered(subject, "kinks", params, derivative=False)
 
 
 def second_order_kinks(subject: Subject, params: dict[str, float] | None = None) -> list[float]:
     """Where f' has a kink (f'' jumps): ELU and CELU at 0, softsign at 0. Finite
     differences of the backward must not straddle these either."""
-    key = ("second_order_kinks", *sorted((params or {}).items()))
+    return _remembered(subject, "second_order_kinks", params, derivative=True)
+
+
+def _remembered(subject: Subject, what: str, params: dict[str, float] | None, derivative: bool) -> list[float]:
+    from verify.halves import views
+
+    key = (what, *sorted((params or {}).items()))
     if key not in subject.memo:
-        subject.memo[key] = scan_kinks(subject, params=params, derivative=True)
+        kind = subject.layout.kind
+        if kind == "gated":
+            found = [x for view in views(subject) for x in _remembered(view, what, params, derivative)]
+            subject.memo[key] = merge(found)
+        elif kind == "elementwise":
+            subject.memo[key] = scan_kinks(subject, params=params, derivative=derivative)
+        else:
+            subject.memo[key] = []
     return list(subject.memo[key])
 
 

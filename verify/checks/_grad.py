@@ -22,7 +22,10 @@ def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: in
     and from ``also_avoid``."""
     lo, hi = domain_range(subject.domain(params))
     avoid = sorted({*kinks_of(subject, params), *second_order_kinks(subject, params), *also_avoid})
-    return tensors(subject.shape(batch, length), lo, hi, avoid=avoid, large=large)
+    shape = subject.shape(batch, length)
+    # Ties within a vector are the kinks of a vector-valued function (maxout).
+    untie = None if subject.layout.kind in ("elementwise", "gated") else (1 if len(shape) >= 2 else 0)
+    return tensors(shape, lo, hi, avoid=avoid, large=large, untie=untie)
 
 
 def first_line(exc: BaseException) -> str:
@@ -30,12 +33,15 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "backward") -> dict[str, float]:
+def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "backward",
+                      kind: str = "elementwise") -> dict[str, Any]:
     """For an elementwise function: the element where a derivative and its central
     difference disagree most, with both values. ``mode`` says which derivative:
     ``backward`` (autograd's f' against differences of f), ``forward`` (forward-mode
     AD's jvp along ones, against differences of f) or ``second`` (autograd's f'' through
-    the backward, against differences of the backward's f')."""
+    the backward, against differences of the backward's f'). Any other ``kind`` (gated,
+    vector-valued, shape-changing) is judged entry by entry of its Jacobian
+    (:func:`worst_jacobian`)."""
     x = x.detach().clone()
 
     def backward(t: torch.Tensor) -> torch.Tensor:
@@ -46,8 +52,8 @@ def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "
 
     with torch.no_grad():
         same_shape = fn(x.clone()).shape == x.shape
-    if not same_shape:
-        return _worst_of_sum(fn, x, eps, mode)
+    if not same_shape or kind != "elementwise":
+        return worst_jacobian(fn, x, eps, mode, kind)
     if mode == "second":
         t = x.clone().requires_grad_()
         with torch.enable_grad():
@@ -72,34 +78,74 @@ def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "
             "numerical": float(numerical.flatten()[i])}
 
 
-def _worst_of_sum(fn: Any, x: torch.Tensor, eps: float, mode: str) -> dict[str, float]:
-    """For a function whose output has another shape (a concatenation): the input
-    element where the derivative of the sum of the outputs, by autograd (``backward``)
-    or by forward mode along that element (``forward``), and its central difference
-    disagree most. One call per element: small inputs, and only on a failure."""
-    if mode == "second":
-        raise ValueError("no elementwise second derivative of a shape-changing function")
-    flat = x.detach().reshape(-1)
-    analytical, numerical = torch.zeros_like(flat), torch.zeros_like(flat)
-    if mode == "backward":
-        t = x.detach().clone().requires_grad_()
+def worst_jacobian(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "backward",
+                   kind: str = "vector") -> dict[str, Any]:
+    """For a function whose outputs depend on several inputs: the entry of the Jacobian
+    (one output, one input) where the derivative (``backward``: autograd's rows;
+    ``forward``: jvp columns; ``second``: the Jacobian of the backward's vector-Jacobian
+    product with a fixed upstream gradient) and its central difference disagree most,
+    with both values and both positions. One call per input element: small inputs, and
+    only on a failure. A gated input's position names its half (a or b)."""
+    from verify.checks._layout import position, upstream_grad
+
+    x = x.detach().clone()
+    with torch.no_grad():
+        y0 = fn(x.clone())
+    gy = upstream_grad(y0.shape, x.dtype, x.device)
+
+    def value(t: torch.Tensor, grad: bool = False) -> torch.Tensor:
+        """What is differentiated: f, or (second order) the backward of <f, gy>."""
+        if mode != "second":
+            return fn(t.clone())
+        t = t if grad else t.detach().clone().requires_grad_()
         with torch.enable_grad():
-            (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
-        analytical = torch.zeros_like(flat) if g is None else g.detach().reshape(-1)
-    for i in range(flat.numel()):
-        e = torch.zeros_like(flat)
-        e[i] = 1.0
-        e = e.reshape(x.shape)
-        with torch.no_grad():
-            numerical[i] = (fn(x + eps * e).sum() - fn(x - eps * e).sum()) / (2 * eps)
-        if mode == "forward":
+            y = fn(t.clone())
+            g = torch.autograd.grad(y, t, gy, create_graph=True, allow_unused=True)[0] if y.requires_grad else None
+        return torch.zeros_like(t) if g is None else (g if grad else g.detach())
+
+    n = x.numel()
+    numerical = []
+    for j in range(n):
+        e = torch.zeros(n, dtype=x.dtype, device=x.device)
+        e[j] = eps
+        with torch.no_grad() if mode != "second" else torch.enable_grad():
+            hi, lo = value(x + e.reshape(x.shape)), value(x - e.reshape(x.shape))
+        numerical.append(((hi - lo) / (2 * eps)).detach().flatten())
+    num = torch.stack(numerical, dim=1)  # (outputs, inputs)
+    if mode == "forward":
+        cols = []
+        for j in range(n):
+            e = torch.zeros(n, dtype=x.dtype, device=x.device)
+            e[j] = 1.0
             with torch.autograd.forward_ad.dual_level():
-                out = fn(torch.autograd.forward_ad.make_dual(x.clone(), e))
+                out = fn(torch.autograd.forward_ad.make_dual(x.clone(), e.reshape(x.shape)))
                 tangent = torch.autograd.forward_ad.unpack_dual(out).tangent
-            analytical[i] = 0.0 if tangent is None else tangent.sum()
-    err = (analytical - numerical).abs()
-    i = int(torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err).argmax())
-    return {"x": float(flat[i]), "analytical": float(analytical[i]), "numerical": float(numerical[i])}
+            cols.append(torch.zeros(num.shape[0], dtype=x.dtype) if tangent is None else tangent.detach().flatten())
+        ana = torch.stack(cols, dim=1)
+    else:
+        t = x.clone().requires_grad_()
+        with torch.enable_grad():
+            out = value(t, grad=True).flatten()
+            rows = []
+            for i in range(out.numel()):
+                g = torch.autograd.grad(out[i], t, retain_graph=True, allow_unused=True)[0] if out.requires_grad else None
+                rows.append(torch.zeros(n, dtype=x.dtype) if g is None else g.detach().flatten())
+        ana = torch.stack(rows, dim=0)
+    err = (ana - num).abs()
+    err = torch.where(torch.isnan(err), torch.full_like(err, float("inf")), err)
+    k = int(err.flatten().argmax())
+    i, j = divmod(k, n)
+    out_shape = x.shape if mode == "second" else y0.shape
+    at_in, at_out = position(x, j), position(torch.empty(out_shape), i)
+    d = 1 if x.dim() >= 2 else 0
+    name = "x"
+    if kind == "gated" and x.dim() > 0:
+        half = x.shape[d] // 2
+        name = "b" if at_in[d] >= half else "a"
+        at_in = tuple(v - half if (k_ == d and name == "b") else v for k_, v in enumerate(at_in))
+    return {"x": float(x.flatten()[j]), "analytical": float(ana[i, j]), "numerical": float(num[i, j]),
+            "entry": f"d y{list(at_out)} / d {name}{list(at_in)}", "input": list(position(x, j)),
+            "output": list(at_out)}
 
 
 def located(subject: Subject, ctx: Any, params: dict[str, float] | None, example: Any,
@@ -112,11 +158,17 @@ def located(subject: Subject, ctx: Any, params: dict[str, float] | None, example
     names = {"backward": "autograd", "forward": "jvp", "second": "autograd f''"}
     try:
         fn = subject.instance(torch.float64, ctx.device, params)
-        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), mode=mode)
+        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), mode=mode,
+                                  kind=subject.layout.kind)
     except Exception:  # the phrase is a courtesy; gradcheck's reason is the verdict
         return "", {}
-    return (f" at x={worst['x']:.6g}: {names[mode]} {worst['analytical']:.6g}, numerical {worst['numerical']:.6g}",
-            worst)
+    return (f" at x={worst['x']:.6g}{entry_phrase(worst)}: {names[mode]} {worst['analytical']:.6g}, "
+            f"numerical {worst['numerical']:.6g}", worst)
+
+
+def entry_phrase(worst: dict[str, Any]) -> str:
+    """Which Jacobian entry a located failure is, for a subject that is not elementwise."""
+    return f" ({worst['entry']})" if "entry" in worst else ""
 
 
 def settings_label(params: dict[str, float] | None) -> str:

@@ -10,6 +10,10 @@ On a drawn float64 input (batch first, channels at dimension 1):
   channel (all dimensions but 1) and, unless the function may differ between channels
   (a per-channel parameter, a spec's ``channelwise``), every position at all.
 
+A gated or vector-valued subject (:mod:`verify.layout`) is held to its own locality:
+nudging an input moves only the outputs of its vector (for gated halves, the outputs
+of its a_i or b_i); a subject inferred as mixing fails, unless its layout is stated.
+
 A subject with no spec that differs between channels only (bipolar activations written
 as a plain function) passes as channelwise, with a note. Results are compared within
 :data:`~verify.tolerances.LAYOUT_ULPS`, since a slice or a permutation moves elements
@@ -38,6 +42,7 @@ from verify.checks._layout import (
     worst,
 )
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
+from verify.layout import allowed
 from verify.strategies import to_tensor
 from verify.subject import Subject
 
@@ -47,13 +52,18 @@ DTYPE = torch.float64
 @check("elementwise")
 def check_elementwise(subject: Subject, ctx: Context) -> Outcome:
     """Each output position depends only on the same input position, by one shared function."""
-    if subject.not_positionwise is not None:
-        return skipped(subject.not_positionwise)
+    layout = subject.layout
+    if layout.kind == "mixing" and layout.stated:
+        return skipped("the layout is stated as mixing: outputs may depend on any input")
+    kind = "elementwise" if layout.kind == "mixing" else layout.kind
+    if kind == "elementwise" and subject.output_shape != tuple(subject.base_shape):
+        return skipped(subject.not_positionwise or "the output has another shape than the input")
     if subject.spec is not None and not subject.spec.elementwise:
         return skipped(f"{subject.name} declares elementwise=False")
     fn = subject.instance(DTYPE, ctx.device)
     declared = subject.spec is not None
-    chan = channel_dependent(subject)
+    # Outputs of one vector may differ from each other by design.
+    chan = channel_dependent(subject) or kind != "elementwise"
     domain = subject.domain()
     inferred: list[bool] = []
 
@@ -65,10 +75,10 @@ def check_elementwise(subject: Subject, ctx: Context) -> Outcome:
     def first_problem(a: Any) -> Problem | None:
         x = to_tensor(a, DTYPE, ctx.device)
         y = call(x)
-        if not isinstance(y, Tensor) or y.shape != x.shape:
+        if not isinstance(y, Tensor) or y.dim() != x.dim() or (kind == "elementwise" and y.shape != x.shape):
             return (f"returned {getattr(y, 'shape', type(y).__name__)} for an input of shape {tuple(x.shape)}",
                     {"property": "shape"})
-        for problem in (_locality(call, x, y, domain), _batch(call, x, y)):
+        for problem in (_locality(call, x, y, domain, kind), _batch(call, x, y)):
             if problem is not None:
                 return problem
         if x.dim() >= 2:
@@ -85,16 +95,23 @@ def check_elementwise(subject: Subject, ctx: Context) -> Outcome:
 
     found = search(sample_strategy(subject, None), first_problem, ctx.profile, probe_input(subject))
     details: dict[str, Any] = {
+        "kind": layout.kind,
         "dtype": dtype_name(DTYPE),
         "nudge": tol.ELEMENTWISE_NUDGE,
         "channelwise": _channelwise(subject, chan, bool(inferred)),
     }
     if found is not None:
         example, (reason, more) = found
+        if layout.kind == "mixing":
+            reason += (" (the subject is neither elementwise, gated nor vector-valued; if it mixes on purpose, "
+                       "state it: --layout mixing)")
         return failed(reason, details={**details, **more}, smallest_input=example)
     if inferred:
         details["note"] = ("the function differs between channels but is the same within each; "
                            "with no spec to say so it is taken as channelwise")
+    if kind != "elementwise":
+        own = "its a_i and b_i" if kind == "gated" else "its own vector"
+        return passed(f"each output depends only on {own}, by one function for every position", details=details)
     shared = "one function per channel" if chan or inferred else "one function for every position"
     return passed(f"each output depends only on its own input, by {shared}", details=details)
 
@@ -112,23 +129,25 @@ def _apart(got: Tensor, want: Tensor) -> tuple[float, tuple[int, ...]] | None:
 
 
 def _locality(call: Callable[[Tensor], Tensor], x: Tensor, y: Tensor,
-              domain: tuple[float, float]) -> Problem | None:
-    """Nudge each element in turn; no other output may move."""
+              domain: tuple[float, float], kind: str = "elementwise") -> Problem | None:
+    """Nudge each element in turn; no output the kind does not allow may move."""
     flat = x.flatten()
+    may = allowed(kind, tuple(x.shape), tuple(y.shape), 1 if x.dim() >= 2 else 0)
     for k in range(flat.numel()):
         step = tol.ELEMENTWISE_NUDGE if float(flat[k]) + tol.ELEMENTWISE_NUDGE < domain[1] else -tol.ELEMENTWISE_NUDGE
         nudged = flat.clone()
         nudged[k] += step
         moved = call(nudged.reshape(x.shape)).flatten()
         d = ulps_apart(moved, y.flatten(), tol.LAYOUT_SCALE)
-        d[k] = 0.0
+        d[may[:, k]] = 0.0
         most, where = worst(d)
         if most > tol.LAYOUT_ULPS[DTYPE]:
             j = where[0]
+            other = "other positions" if kind == "elementwise" else "inputs outside their own vector"
             return (
-                f"nudging the input at {position(x, k)} by {step:g} moved the output at {position(x, j)} "
-                f"from {float(y.flatten()[j]):.6g} to {float(moved[j]):.6g}: outputs depend on other positions",
-                {"property": "locality", "nudged_at": list(position(x, k)), "moved_at": list(position(x, j)),
+                f"nudging the input at {position(x, k)} by {step:g} moved the output at {position(y, j)} "
+                f"from {float(y.flatten()[j]):.6g} to {float(moved[j]):.6g}: outputs depend on {other}",
+                {"property": "locality", "nudged_at": list(position(x, k)), "moved_at": list(position(y, j)),
                  "step": step},
             )
     return None

@@ -19,8 +19,9 @@ from torch.autograd.gradcheck import GradcheckError
 from verify import tolerances as tol
 from verify.analysis.kinkscan import Evaluator
 from verify.analysis.kinkscan import kinks as kinks_of
-from verify.checks._grad import first_line, search_settings, settings_label, worst_elementwise
+from verify.checks._grad import entry_phrase, first_line, search_settings, settings_label, worst_elementwise
 from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.halves import HalfView, views
 from verify.strategies import _inside, to_tensor
 from verify.subject import Subject
 
@@ -45,7 +46,7 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
             break
         params, example, reason = found
         fn = subject.instance(torch.float64, ctx.device, params)
-        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device))
+        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), kind=subject.layout.kind)
         jump = None if subject.not_positionwise is not None or len(jumps) >= tol.GRADCHECK_MAX_JUMPS else \
             _jump(fn, to_tensor(example, torch.float64, ctx.device), worst)
         if jump is None:
@@ -54,25 +55,28 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     findings = [f"the forward jumps by {size:.3g} within {tol.GRADCHECK_EPS:g} of x = {x:.6g}: central differences "
                 "straddling it are no verdict on the backward (the kinks check judges a jump)" for x, size in jumps]
     if found is not None:
-        of_sum = "" if subject.not_positionwise is None else " (of the sum of the outputs)"
         return failed(
-            f"backward{of_sum} disagrees with finite differences at x={worst['x']:.6g} "
+            f"backward disagrees with finite differences at x={worst['x']:.6g}{entry_phrase(worst)} "
             f"({settings_label(params)}): autograd {worst['analytical']:.6g}, numerical {worst['numerical']:.6g}",
             details={"params": params, "reason": reason, **worst},
             smallest_input=example, findings=findings,
         )
     required = required_range(subject, ctx)
-    for params in settings if subject.not_positionwise is None else ():
-        far = far_from_zero(subject, ctx, params, required)
-        if far is not None:
-            return failed(
-                f"backward disagrees with finite differences far from 0, at x={far['x']:.6g} "
-                f"({settings_label(params)}): autograd {far['analytical']:.6g}, numerical {far['numerical']:.6g} "
-                f"(step {far['step']:.3g})",
-                details={"params": params, "region": "far from 0", **far},
-                smallest_input=[far["x"]], findings=findings,
-            )
-    if subject.not_positionwise is not None:
+    # A gated subject is judged far from 0 one half at a time, the other held at 1.
+    lines = [subject] if subject.not_positionwise is None else views(subject)
+    for line in lines:
+        var = line.label if isinstance(line, HalfView) else "x"
+        for params in settings:
+            far = far_from_zero(line, ctx, params, required)
+            if far is not None:
+                return failed(
+                    f"backward disagrees with finite differences far from 0, at {var.split(' ')[0]}={far['x']:.6g}"
+                    f"{' ' + var[var.index('('):] if '(' in var else ''} ({settings_label(params)}): autograd "
+                    f"{far['analytical']:.6g}, numerical {far['numerical']:.6g} (step {far['step']:.3g})",
+                    details={"params": params, "region": "far from 0", "variable": var, **far},
+                    smallest_input=[far["x"]], findings=findings,
+                )
+    if not lines:
         return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s))",
                       details={"settings": settings, "far_range": None}, findings=findings)
     return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s); "
