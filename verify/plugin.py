@@ -11,18 +11,27 @@ gradcheck``); a failing check fails its test with the check's one-line summary a
 command that reproduces it, a skip is a pytest skip. The pairs come from the same
 runner as ``python -m verify check``. This module is also registered as a pytest
 plugin (entry point ``pytest11``): it adds ``--verify-profile`` and ``--verify-device``.
+
+Installed, it is loaded by every pytest run, so it costs nothing until a test uses it:
+torch and the subjects are imported by ``parametrize_with_checks`` and the checks, never
+at pytest's start-up. The checks run in the test process, not in the CLI's workers: a
+subject that segfaults or exhausts memory takes the test run down with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from verify.results import Status
-from verify.subject import Subject
 
+if TYPE_CHECKING:
+    from verify.subject import Subject
+
+# Set by pytest_configure, which runs before any test module is imported, so that the
+# checks a test module's parametrize_with_checks selects follow --verify-profile.
 _options = {"profile": "ci", "device": "cpu"}
 
 
@@ -42,8 +51,9 @@ class CheckRunner:
     """A callable for one check id; calling it on a subject runs the check the way
     the CLI does and turns the result into a pytest outcome."""
 
-    def __init__(self, check_id: str) -> None:
+    def __init__(self, check_id: str, options: dict[str, dict[str, Any]] | None = None) -> None:
         self.id = check_id
+        self.options = options or {}
 
     def __repr__(self) -> str:
         return self.id
@@ -52,7 +62,7 @@ class CheckRunner:
         from verify.checks import CHECKS, Context
         from verify.runner import CHECK_TIMEOUT_S, run_check
 
-        ctx = Context(device=_options["device"], profile=_options["profile"])
+        ctx = Context(device=_options["device"], profile=_options["profile"], options=self.options)
         result = run_check(subject, CHECKS[self.id], ctx, CHECK_TIMEOUT_S.get(ctx.profile))
         if result.status is Status.SKIP:
             pytest.skip(f"{self.id}: {result.summary}")
@@ -99,23 +109,31 @@ def where_defined(obj: Any) -> str:
 
 
 def iter_checks(targets: Iterable[Any], only: Sequence[str] | None = None, skip: Sequence[str] = (),
-                profile: str = "ci") -> Iterable[tuple[Subject, CheckRunner]]:
-    """Every (subject, check) pair, in the public check order."""
+                profile: str | None = None, reference: Any = None) -> Iterable[tuple[Subject, CheckRunner]]:
+    """Every (subject, check) pair, in the public check order, for ``profile`` (by
+    default the run's ``--verify-profile``); ``reference`` as ``--reference``."""
     from verify.runner import select_checks
+    from verify.targets import resolve
 
-    checks = select_checks(only, skip, profile)
+    checks = select_checks(only, skip, profile or _options["profile"])
+    options = {}
+    if reference is not None:
+        where = reference if isinstance(reference, str) else where_defined(reference)
+        resolve(where)  # a reference that cannot be resolved fails the collection, as a target does
+        options = {"matches": {"reference": where}}
     for t in targets:
         subject = _subject(t)
         for c in checks:
-            yield subject, CheckRunner(c.id)
+            yield subject, CheckRunner(c.id, options)
 
 
 def parametrize_with_checks(targets: Iterable[Any], only: Sequence[str] | None = None,
-                            skip: Sequence[str] = ()) -> Callable[[Any], Any]:
+                            skip: Sequence[str] = (), reference: Any = None) -> Callable[[Any], Any]:
     """A ``pytest.mark.parametrize`` over (subject, check) for every target: registry
     names, ``pkg.mod:Name`` strings, specs, module classes or instances, Functions or
-    callables."""
-    pairs = list(iter_checks(targets, only, skip))
+    callables. ``reference`` (a target string, or a class or function found by where it
+    is defined) is what the ``matches`` check compares each target with."""
+    pairs = list(iter_checks(targets, only, skip, reference=reference))
     return pytest.mark.parametrize(
         ("subject", "check"), pairs, ids=[f"{s.name}-{c.id}" for s, c in pairs]
     )
