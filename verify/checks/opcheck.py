@@ -22,6 +22,7 @@ gradient from there, and asking it for its own would be a false alarm.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any
 
@@ -57,12 +58,14 @@ def check_opcheck(subject: Subject, ctx: Context) -> Outcome:
     """torch.library.opcheck on every custom operator the subject dispatches to."""
     if not hasattr(torch.library, "opcheck"):
         return skipped(f"torch.library.opcheck needs torch >= 2.4 (this is torch {torch.__version__})")
+    # Watching the callers too loads torch._dynamo (seconds); opcheck loads it anyway,
+    # but a subject without a custom operator, the common case, must skip at once.
+    if not any(custom_op_calls(subject, ctx, dtype, callers=False) for dtype in TRACED_DTYPES):
+        return skipped("the subject calls no torch.library custom operator")
     calls: dict[tuple[Any, ...], Call] = {}
     for dtype in TRACED_DTYPES:
         for call in custom_op_calls(subject, ctx, dtype):
             calls.setdefault(_signature(call), call)
-    if not calls:
-        return skipped("the subject calls no torch.library custom operator")
     checked: list[dict[str, Any]] = []
     for op, args, kwargs in calls.values():
         with warnings.catch_warnings():
@@ -87,10 +90,11 @@ def check_opcheck(subject: Subject, ctx: Context) -> Outcome:
                   details=details)
 
 
-def custom_op_calls(subject: Subject, ctx: Context, dtype: torch.dtype) -> list[Call]:
+def custom_op_calls(subject: Subject, ctx: Context, dtype: torch.dtype, callers: bool = True) -> list[Call]:
     """The custom-operator calls one forward and backward of the subject makes on an
     input of ``dtype`` that requires grad, each with copies of its arguments, in the
-    order they were made. An exception of the subject propagates when no call was seen
+    order they were made; without ``callers`` no argument requires grad (the subject's
+    grad mode where it calls each operator is not watched). An exception of the subject propagates when no call was seen
     (the subject is broken, not a custom operator); after one, what was seen stands
     (an operator without an autograd kernel may well make the backward raise)."""
     under_autograd: set[str] = set()
@@ -106,13 +110,20 @@ def custom_op_calls(subject: Subject, ctx: Context, dtype: torch.dtype) -> list[
                 under_autograd.add(str(getattr(func, "overloadpacket", func)))
             return func(*args, **kwargs)
 
+    def watch(self: Any, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func.namespace not in TORCH_NAMESPACES:
+            # Copied before the call: an operator may write into its input.
+            seen.append((func, _copy(args, True), _copy(kwargs, True)))
+        return func(*args, **kwargs)
+
     class Watch(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            if func.namespace not in TORCH_NAMESPACES:
-                # Copied before the call: an operator may write into its input.
-                seen.append((func, _copy(args, True), _copy(kwargs, True)))
-            return func(*args, **kwargs)
+        pass
+
+    # Set after the class is made: torch wraps a __torch_dispatch__ written in the class
+    # body so that Dynamo skips it, and that wrapper's first call imports torch._dynamo
+    # (seconds), a price every subject would pay here for a mode never compiled.
+    Watch.__torch_dispatch__ = watch  # type: ignore[method-assign]
 
     fn = subject.instance(dtype, ctx.device)
     leaf = to_tensor(probe_input(subject), dtype, ctx.device).requires_grad_()
@@ -121,7 +132,7 @@ def custom_op_calls(subject: Subject, ctx: Context, dtype: torch.dtype) -> list[
             # torch warns when a backward runs through an operator without an autograd
             # kernel; opcheck's test_autograd_registration says so as a verdict.
             warnings.simplefilter("ignore")
-            with Callers(), Watch():
+            with Callers() if callers else contextlib.nullcontext(), Watch():
                 y = fn(leaf.clone())
                 if isinstance(y, Tensor) and y.requires_grad:
                     torch.autograd.grad(y.sum(), [leaf], allow_unused=True)
