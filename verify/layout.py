@@ -36,6 +36,10 @@ KINDS = ("elementwise", "gated", "vector", "mixing")
 DEFAULT_WIDTH = 4
 # Sizes of the other dimensions of a probe: the batch, and the positions per feature.
 PROBE_BATCH, PROBE_LENGTH = 2, 3
+# A move of an output smaller than this (relative, in float64) is rounding, not a
+# dependence: a softmax stabilised by the max of the whole tensor is shift-invariant, and
+# the max of other vectors moves its outputs only by a few ulps.
+DEPENDENCE_RTOL = 1e-12
 # Magnitudes at which the domain is probed (both signs, and 0).
 DOMAIN_PROBE = (0.0, 1e-6, 1e-3, 0.1, 0.5, 1.0, 2.0, 10.0, 1e2, 1e4)
 
@@ -114,7 +118,7 @@ class Layout:
         text += f"; ranks {ranks}"
         lo, hi = self.domain
         if math.isfinite(lo) or math.isfinite(hi):
-            text += f"; domain [{lo:g}, {hi:g}]"
+            text += f"; domain {'[' if math.isfinite(lo) else '('}{lo:g}, {hi:g}{']' if math.isfinite(hi) else ')'}"
         return text + (" (stated)" if self.stated else "")
 
     def to_json(self) -> dict[str, Any]:
@@ -288,7 +292,7 @@ def dependencies(call: Call, x: Tensor, y: Tensor) -> Tensor | None:
             nudged = flat.clone()
             nudged[i] += 0.3125  # exact in binary: moves every value by the same amount
             moved = call(nudged.reshape(x.shape)).flatten()
-            cols.append(~_eq(moved, y.flatten()))
+            cols.append(~_eq(moved, y.flatten(), DEPENDENCE_RTOL))
     return torch.stack(cols, dim=1)
 
 
@@ -296,8 +300,9 @@ def _same(a: Any, b: Tensor) -> bool:
     return isinstance(a, Tensor) and a.shape == b.shape and bool(_eq(a.flatten(), b.flatten()).all())
 
 
-def _eq(a: Tensor, b: Tensor) -> Tensor:
-    return (a == b) | (torch.isnan(a) & torch.isnan(b))
+def _eq(a: Tensor, b: Tensor, rtol: float = 0.0) -> Tensor:
+    close = (a - b).abs() <= rtol * torch.maximum(a.abs(), b.abs()).clamp(min=1.0)
+    return (a == b) | (torch.isnan(a) & torch.isnan(b)) | close
 
 
 def _indices(shape: Sequence[int]) -> Tensor:

@@ -21,9 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from acts.spec import Activation, Kind
-from verify.layout import Layout, LayoutError
+from verify.layout import Layout, LayoutError, infer_domain
 from verify.layout import infer as infer_layout
-from verify.layout import infer_domain
 from verify.layout import parse as parse_layout
 
 Fn = Callable[[Tensor], Tensor]

@@ -54,6 +54,7 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
         jumps.append((worst["x"], jump))
     findings = [f"the forward jumps by {size:.3g} within {tol.GRADCHECK_EPS:g} of x = {x:.6g}: central differences "
                 "straddling it are no verdict on the backward (the kinks check judges a jump)" for x, size in jumps]
+    findings += domain_findings(subject, ctx)
     if found is not None:
         return failed(
             f"backward disagrees with finite differences at x={worst['x']:.6g}{entry_phrase(worst)} "
@@ -82,6 +83,38 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s); "
                   f"|x| up to {required:g} elementwise)", details={"settings": settings, "far_range": required},
                   findings=findings)
+
+
+# How close to an inferred domain's edge the backward is compared with f's slope.
+EDGE_OFFSETS = (1e-3, 1e-6, 1e-9)
+
+
+def domain_findings(subject: Subject, ctx: Context) -> list[str]:
+    """For a subject with no spec whose float64 values are NaN on a whole half-line
+    (sqrt, log: :func:`verify.layout.infer_domain`): that domain, which the checks stay
+    inside, and, near its edge, where autograd's f' differs from f's one-sided slope (a
+    backward clipped there on purpose, or a bug the drawn inputs do not reach)."""
+    if subject.spec is not None or subject.not_positionwise is not None:
+        return []
+    lo, hi = subject.domain()
+    if math.isfinite(lo) == math.isfinite(hi):
+        return []
+    edge, side = (lo, 1.0) if math.isfinite(lo) else (hi, -1.0)
+    found = [f"f is NaN in float64 on the whole half-line {'below' if side > 0 else 'above'} {edge:g}: its domain is "
+             f"{'[' + format(edge, 'g') + ', inf)' if side > 0 else '(-inf, ' + format(edge, 'g') + ']'}, and the "
+             "checks stay inside it"]
+    f = Evaluator(subject, None, device=ctx.device)
+    xs = np.array([edge + side * d * max(1.0, abs(edge)) for d in EDGE_OFFSETS])
+    h = 1e-4 * (xs - edge) * side
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        _, g = f.both(xs)
+        slope = (f(xs + h) - f(xs)) / h
+        off = np.abs(g - slope) > 0.1 * np.abs(slope) + 1e-6
+    if np.any(off & np.isfinite(slope)):
+        c, i = np.argwhere(off & np.isfinite(slope))[0]
+        found.append(f"near its domain's edge {edge:g} the backward differs from f's slope: at x={xs[i]:.3g} autograd "
+                     f"{g[c, i]:.6g}, numerical {slope[c, i]:.6g} (a backward clipped there on purpose, or a bug)")
+    return found
 
 
 def _jump(fn: Any, x: torch.Tensor, worst: dict[str, float]) -> float | None:

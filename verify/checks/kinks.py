@@ -46,6 +46,7 @@ from verify.analysis.kinkscan import (
     scan_range,
 )
 from verify.checks._grad import formula_with_params, settings_label
+from verify.checks._halves import by_halves
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -65,6 +66,8 @@ class Verdict:
 @check("kinks")
 def check_kinks(subject: Subject, ctx: Context) -> Outcome:
     """Kinks found and judged: continuity, d- and d+, autograd's gradient in the subdifferential per dtype."""
+    if subject.layout.kind == "gated":
+        return by_halves(check_kinks, subject, ctx)
     if subject.not_positionwise is not None:
         return skipped(subject.not_positionwise)
     if subject.spec is not None and not subject.spec.elementwise:

@@ -41,6 +41,7 @@ from scipy.special import ndtr
 
 from verify import tolerances as tol
 from verify.checks._edges import evaluate
+from verify.checks._halves import by_halves
 from verify.checks._layout import channel_dependent, dtype_name
 from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
 from verify.subject import Subject
@@ -54,6 +55,8 @@ _CAP = 50.0
 @check("saturation")
 def check_saturation(subject: Subject, ctx: Context) -> Outcome:
     """Vanishing, exploding, exactly-zero and non-finite gradient regions per dtype; dead fractions."""
+    if subject.layout.kind == "gated":
+        return by_halves(check_saturation, subject, ctx)
     if subject.not_positionwise is not None:
         return skipped(subject.not_positionwise)
     opts = ctx.options.get("saturation", {})
