@@ -94,9 +94,10 @@ def custom_op_calls(subject: Subject, ctx: Context, dtype: torch.dtype, callers:
     """The custom-operator calls one forward and backward of the subject makes on an
     input of ``dtype`` that requires grad, each with copies of its arguments, in the
     order they were made; without ``callers`` no argument requires grad (the subject's
-    grad mode where it calls each operator is not watched). An exception of the subject propagates when no call was seen
-    (the subject is broken, not a custom operator); after one, what was seen stands
-    (an operator without an autograd kernel may well make the backward raise)."""
+    grad mode where it calls each operator is not watched). An exception of the subject
+    propagates when no call was seen (the subject is broken, not a custom operator);
+    after one, what was seen stands (an operator without an autograd kernel may well
+    make the backward raise)."""
     under_autograd: set[str] = set()
     seen: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
 
