@@ -195,15 +195,17 @@ def test_3_a_runaway_subject_is_an_error_and_the_next_one_gets_a_fresh_worker(tm
 
 
 # 4 ---------------------------------------------------------------------------------
-def test_4_a_hang_in_c_is_cut_off_once(tmp_path: Path) -> None:
+def test_4_a_hang_in_c_costs_its_check_and_one_more_worker_at_most(tmp_path: Path) -> None:
     r, by = run_gate(tmp_path, target("crashes", "SpinsInC"), "silu", "--only", "gradcheck,determinism,no_mutation",
-                     "--timeout", "10", "--jobs", "2")
+                     "--timeout", "3", "--jobs", "2")
     assert r.returncode == 1, r.stdout + r.stderr
     assert statuses(by)["silu"] == {"pass"}
     spin = by["SpinsInC"]
-    assert spin["gradcheck"]["status"] == "error" and "ran past its 10 s limit" in spin["gradcheck"]["summary"]
-    for cid in ("determinism", "no_mutation"):  # not run again, each for its own limit
-        assert spin[cid]["summary"] == "not run: the subject ran past its limit in gradcheck"
+    killed = [cid for cid, c in spin.items() if "ran past its 3 s limit of CPU time (stuck where" in c["summary"]]
+    # The rest of its checks went to a fresh worker, which it cost too: then no more.
+    assert len(killed) == 2 and all(spin[cid]["status"] == "error" for cid in killed)
+    (rest,) = set(spin) - set(killed)
+    assert spin[rest]["summary"] == f"not run: the subject ran past its limit in {killed[0]} and {killed[1]}"
 
 
 # 5 ---------------------------------------------------------------------------------
@@ -313,3 +315,51 @@ def test_8_repro_carries_parameter_values_and_quotes_every_word() -> None:
     assert shlex.split(line) == ["python", "-m", "verify", "check", "my dir/a'b.py:Act", "--only", "kinks",
                                  "--profile", "ci", "--dtype", "float16", "--init", '{"alpha":0.5}',
                                  "--timeout", "30", "--param", "beta=0.1", "--param", "n=3"]
+
+
+# 9 ---------------------------------------------------------------------------------
+def _hog() -> subprocess.Popen[bytes]:
+    """A busy loop on every core, as another user's job on a shared machine."""
+    return subprocess.Popen([sys.executable, "-c", "import multiprocessing as m, itertools as i\n"
+                             "def spin(_): sum(i.repeat(0))\n"
+                             "m.Pool(m.cpu_count()).map(spin, range(m.cpu_count()))"], start_new_session=True)
+
+
+def test_9_the_limit_is_cpu_time_one_slow_check_costs_itself_and_load_changes_no_verdict(tmp_path: Path) -> None:
+    """SlowJvp's forward_ad takes far longer than any limit, its other checks a fraction
+    of a second; Drowsy sleeps past the limit by the clock in special_values, using no
+    CPU. Run alone and beside a busy loop on every core, the verdicts are the same."""
+    args = (target("slow", "SlowJvp"), target("slow", "Drowsy"), "--only",
+            "gradcheck,forward_ad,special_values,determinism", "--timeout", "4", "--jobs", "1")
+    runs = []
+    for busy in (False, True):
+        hog = _hog() if busy else None
+        try:
+            r, by = run_gate(tmp_path, *args)
+        finally:
+            if hog is not None:
+                os.killpg(hog.pid, signal.SIGKILL)
+                hog.wait()
+        assert r.returncode == 1, r.stdout + r.stderr
+        runs.append({name: {cid: c["status"] for cid, c in checks.items()} for name, checks in by.items()})
+        slow = by["SlowJvp"]["forward_ad"]
+        assert slow["summary"] == "forward_ad ran past its 4 s limit of CPU time", slow
+        assert by["Drowsy"]["special_values"]["duration_s"] > 4  # past the limit by the clock only
+    assert runs[0] == runs[1] == {
+        "SlowJvp": {"gradcheck": "pass", "forward_ad": "error", "special_values": "pass", "determinism": "pass"},
+        "Drowsy": {"gradcheck": "pass", "forward_ad": "pass", "special_values": "pass", "determinism": "pass"},
+    }
+
+
+def test_9_in_process_the_limit_is_cpu_time_with_a_wall_clock_backstop() -> None:
+    from verify.runner import WALL_BACKSTOP_FACTOR, CheckTimeout, time_limit
+
+    with time_limit(0.5):  # asleep past the limit: no CPU time used
+        time.sleep(0.8)
+    with pytest.raises(CheckTimeout, match=r"ran past its 0.3 s limit of CPU time"), time_limit(0.3):
+        while True:
+            pass
+    start = time.monotonic()
+    with pytest.raises(CheckTimeout, match=r"by the clock"), time_limit(0.2):
+        time.sleep(10)
+    assert time.monotonic() - start >= WALL_BACKSTOP_FACTOR * 0.2

@@ -46,8 +46,12 @@ from verify.results import CheckResult, Status, SubjectResult
 from verify.subject import ShapeError, Subject
 from verify.targets import resolve
 
-# Per-check wall-clock limit in seconds, by profile.
+# Per-check limit in seconds of the process's CPU time, by profile: a verdict must not
+# turn on how busy the machine is, and CPU time is what a check costs whatever else runs.
 CHECK_TIMEOUT_S = {"quick": 60.0, "ci": 120.0, "thorough": 600.0}
+# A subject that sleeps or blocks uses no CPU time: it is stopped after this many times
+# its limit in wall-clock time, generous enough that no load reaches it.
+WALL_BACKSTOP_FACTOR = 4.0
 
 # How much of what a subject prints during one check its result keeps.
 OUTPUT_KEEP_BYTES = 4096
@@ -77,23 +81,41 @@ def time_limit_s(ctx: Context, timeout_s: float | None) -> float:
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise CheckTimeout in the main thread after ``seconds`` (no limit elsewhere:
-    signals reach only the main thread). A hang in C never sees it; a worker's parent
-    stops those (see :class:`Pool`)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+    """Raise CheckTimeout in the main thread once this process has used ``seconds`` of
+    CPU time, or after :data:`WALL_BACKSTOP_FACTOR` times as long by the clock (no limit
+    elsewhere: signals reach only the main thread). A hang in C never sees it; a
+    worker's parent stops those (see :class:`Pool`)."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGPROF"):
         yield
         return
 
-    def on_alarm(signum: int, frame: object) -> None:
-        raise CheckTimeout(f"ran past its {seconds:g} s limit")
+    def on_cpu(signum: int, frame: object) -> None:
+        raise CheckTimeout(cpu_limit_text(seconds))
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    def on_wall(signum: int, frame: object) -> None:
+        raise CheckTimeout(wall_limit_text(seconds))
+
+    previous = {signal.SIGPROF: signal.signal(signal.SIGPROF, on_cpu),
+                signal.SIGALRM: signal.signal(signal.SIGALRM, on_wall)}
+    # ITIMER_PROF counts the CPU time of the whole process, every thread's.
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, WALL_BACKSTOP_FACTOR * seconds)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def cpu_limit_text(seconds: float) -> str:
+    return f"ran past its {seconds:g} s limit of CPU time"
+
+
+def wall_limit_text(seconds: float) -> str:
+    return (f"ran past {WALL_BACKSTOP_FACTOR * seconds:g} s by the clock, {WALL_BACKSTOP_FACTOR:g} times its "
+            f"{seconds:g} s limit of CPU time (it sleeps or waits)")
 
 
 # -- global torch state -----------------------------------------------------------
@@ -211,6 +233,13 @@ def repro_command(target: str, check_id: str, ctx: Context, init: dict[str, Any]
         words += ["--timeout", f"{timeout_s:g}"]
     for name, value in (params or {}).items():
         words += ["--param", f"{name}={value!r}" if isinstance(value, float) else f"{name}={value}"]
+    # The implementation a check compares with (`matches`'s --reference) is its own option.
+    reference = ctx.options.get(check_id, {}).get("reference")
+    if reference:
+        words += ["--reference", reference]
+    layout = ctx.options.get("layout", {}).get("text")
+    if layout:
+        words += ["--layout", layout]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -222,6 +251,9 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
     for the repro (parameter values a check found the failure at take precedence)."""
     start = time.perf_counter()
     changed: list[str] = []
+    stated = ctx.options.get("layout", {}).get("text")
+    if stated and subject.layout_hint is None and "layout" not in vars(subject):
+        subject.layout_hint = stated  # --layout: before anything infers one
     try:
         # One torch thread per check: its tensors are small, and --jobs (or pytest-xdist)
         # is how the gate uses more cores (see verify.checks.base.one_thread).
@@ -386,12 +418,18 @@ def default_memory_limit(jobs: int) -> int | None:
 
 class Pool:
     """``jobs`` worker processes, reused from subject to subject. The parent holds the
-    time limits: a worker past its check's limit (plus a grace for the worker's own
-    alarm to act) is killed; so is a worker whose subject SIGSEGVs, exits or runs out
-    of its memory limit. Each costs that subject its remaining checks, never another
-    subject's results; the dead worker is replaced."""
+    time limits: a worker past its check's limit of CPU time (plus a grace for the
+    worker's own timer to act), or past the wall-clock backstop, is killed, and the
+    subject's remaining checks go to a fresh worker (once: a subject killed twice has
+    the rest not run). A worker whose subject SIGSEGVs, exits or runs out of its memory
+    limit costs that subject its remaining checks. Never another subject's results;
+    the dead worker is replaced."""
 
     GRACE_S = 1.0
+    # How often the parent reads a busy worker's CPU time.
+    POLL_S = 0.5
+    # Workers killed for a subject's time before its remaining checks are not run.
+    KILLS_PER_SUBJECT = 2
     # A worker that has not imported what it needs by then is broken, not slow.
     STARTUP_S = 120.0
 
@@ -450,13 +488,18 @@ class Pool:
                 idle.assign(pending.popleft())
             busy = [w for w in self._workers if w.task]
             deadline = min(w.deadline for w in busy)
+            if any(w.cpu_from is not None for w in busy):
+                deadline = min(deadline, time.monotonic() + self.POLL_S)
             timeout = None if deadline == math.inf else max(0.0, deadline - time.monotonic())
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout)
             for w in busy:
+                again = None
                 if w.conn in ready or w.process.sentinel in ready:
-                    w.receive()
-                elif time.monotonic() > w.deadline:
-                    w.hung()
+                    again = w.receive()
+                elif why := w.overdue():
+                    again = w.hung(why)
+                if again is not None:  # what a killed worker left undone, for a fresh one
+                    pending.appendleft(again)
             self._workers = [w for w in self._workers if w.alive]
 
     def _idle_worker(self) -> _Worker | None:
@@ -497,8 +540,9 @@ class _Task(abc.ABC):
         """Handle one message from the worker; True when the task is done."""
 
     @abc.abstractmethod
-    def lost(self, reason: str, hung: bool) -> None:
-        """The worker died (or was killed, ``hung``) during ``self.phase``."""
+    def lost(self, reason: str, hung: str) -> bool:
+        """The worker died (``reason``) or was killed for the time it took (``hung``
+        says which limit) during ``self.phase``; True to hand the task to a fresh worker."""
 
 
 class _Discover(_Task):
@@ -517,9 +561,9 @@ class _Discover(_Task):
             self.error = msg[1]
         return True
 
-    def lost(self, reason: str, hung: bool) -> None:
-        self.error = (f"loading {self.where} ran past its {self.limit_s:g} s limit" if hung
-                      else f"{reason} while loading {self.where}")
+    def lost(self, reason: str, hung: str) -> bool:
+        self.error = f"loading {self.where} {hung}" if hung else f"{reason} while loading {self.where}"
+        return False
 
 
 class _Resolve(_Task):
@@ -541,8 +585,9 @@ class _Resolve(_Task):
             self._failed(text)
         return True
 
-    def lost(self, reason: str, hung: bool) -> None:
-        self._failed(_lost_loading(reason, hung, self.limit_s))
+    def lost(self, reason: str, hung: str) -> bool:
+        self._failed(_lost_loading(reason, hung))
+        return False
 
     def _failed(self, reason: str) -> None:
         name = self.target.rpartition(":")[2] or self.target
@@ -555,9 +600,11 @@ class _Subject(_Task):
         self.job, self.on_subject, self.on_check = job, on_subject, on_check
         self.limit_s = job.limit_s
         self.results: list[CheckResult] = []
+        self.killed: list[str] = []  # the checks its workers were killed in
 
     def request(self) -> tuple[Any, ...]:
-        return ("subject", self.job)
+        self.phase = "load"
+        return ("subject", replace(self.job, check_ids=tuple(self._left())))
 
     def message(self, msg: tuple[Any, ...]) -> bool:
         kind = msg[0]
@@ -578,21 +625,30 @@ class _Subject(_Task):
             return True
         return False
 
-    def lost(self, reason: str, hung: bool) -> None:
+    def lost(self, reason: str, hung: str) -> bool:
         if self.phase == "info":
-            self._finish((), {"error": f"{reason} while describing the subject"})
-            return
+            self._finish((), {"error": f"{hung or reason} while describing the subject"})
+            return False
         if self.phase == "load":
-            self._finish(not_run(self._left(), _lost_loading(reason, hung, self.limit_s)), {})
-            return
-        summary = (f"{self.phase} ran past its {self.limit_s:g} s limit (stuck where Python could not stop it; "
-                   "its worker was killed)" if hung else f"{reason} during {self.phase}")
+            self._finish(not_run(self._left(), _lost_loading(reason, hung)), {})
+            return False
+        summary = (f"{self.phase} {hung} (stuck where Python could not stop it; its worker was killed)" if hung
+                   else f"{reason} during {self.phase}")
         check = CheckResult(self.phase, Status.ERROR, summary,
                             repro=repro_command(self.job.target, self.phase, self.job.ctx, self.job.init,
                                                 self.job.timeout_s, self.job.params))
         self.results.append(check)
-        why = "ran past its limit" if hung else "killed its worker"
-        self._finish(not_run(self._left(), f"not run: the subject {why} in {self.phase}"), {})
+        if hung:
+            # One slow check costs only itself: the rest run in a fresh worker, unless
+            # the subject has already cost one worker (it would cost a limit per check).
+            self.killed.append(self.phase)
+            if len(self.killed) < Pool.KILLS_PER_SUBJECT and self._left():
+                return True
+            why = f"ran past its limit in {' and '.join(self.killed)}"
+        else:
+            why = f"killed its worker in {self.phase}"
+        self._finish(not_run(self._left(), f"not run: the subject {why}"), {})
+        return False
 
     def _left(self) -> list[str]:
         done = {r.id for r in self.results}
@@ -603,8 +659,8 @@ class _Subject(_Task):
         self.on_subject(j.index, SubjectResult(j.name, j.target, (*self.results, *rest), info))
 
 
-def _lost_loading(reason: str, hung: bool, limit_s: float) -> str:
-    return f"loading the subject ran past its {limit_s:g} s limit" if hung else f"{reason} while loading the subject"
+def _lost_loading(reason: str, hung: str) -> str:
+    return f"loading the subject {hung}" if hung else f"{reason} while loading the subject"
 
 
 class _Worker:
@@ -617,6 +673,7 @@ class _Worker:
         child.close()
         self.task: _Task | None = None
         self.deadline = time.monotonic() + Pool.STARTUP_S
+        self.cpu_from: float | None = None  # the worker's CPU time when its current step began
         self.alive = True
         self.ready = False
 
@@ -624,23 +681,45 @@ class _Worker:
         self.task = task
         self.conn.send(task.request())
         if self.ready:
-            self.deadline = time.monotonic() + task.limit_s + Pool.GRACE_S
+            self._restart_clocks()
 
-    def receive(self) -> None:
+    def _restart_clocks(self) -> None:
+        """A new step (a check, a load) begins: its own CPU time and wall-clock backstop."""
+        assert self.task is not None
+        limit = self.task.limit_s
+        self.deadline = time.monotonic() + WALL_BACKSTOP_FACTOR * limit + Pool.GRACE_S
+        self.cpu_from = _cpu_seconds(self.process.pid)
+
+    def overdue(self) -> str:
+        """Which limit the current step is past, beyond the grace the worker's own
+        timers have to act ("" when neither)."""
+        if self.task is None:
+            return ""
+        if not self.ready:
+            return f"did not start in {Pool.STARTUP_S:g} s" if time.monotonic() > self.deadline else ""
+        limit = self.task.limit_s
+        if self.cpu_from is not None:
+            used = _cpu_seconds(self.process.pid)
+            if used is not None and used - self.cpu_from > limit + Pool.GRACE_S:
+                return cpu_limit_text(limit)
+        return wall_limit_text(limit) if time.monotonic() > self.deadline else ""
+
+    def receive(self) -> _Task | None:
+        """Take the worker's messages; the task back when it is to go to a fresh worker."""
         task = self.task
         assert task is not None
         ended = False
         try:
             while self.conn.poll():
                 msg = self.conn.recv()
-                if msg[0] == "ready":  # the clock starts once the worker has imported torch
+                if msg[0] == "ready":  # the clocks start once the worker has imported torch
                     self.ready = True
                 elif task.message(msg):
-                    self.task, self.deadline = None, math.inf
+                    self.task, self.deadline, self.cpu_from = None, math.inf, None
                     if msg[0] == "end" and msg[3]:  # the worker leaves; a fresh one takes its place
                         self.stop(kill=False)
-                    return
-                self.deadline = time.monotonic() + task.limit_s + Pool.GRACE_S
+                    return None
+                self._restart_clocks()
         except (EOFError, OSError):
             ended = True
         if ended or self.process.sentinel in wait([self.process.sentinel], 0):
@@ -648,17 +727,20 @@ class _Worker:
             reason = f"worker died: {_exit_reason(self.process.exitcode)}"
             if not self.ready:
                 raise RuntimeError(f"a worker process failed to start: {reason}")
-            task.lost(reason, hung=False)
             self.task = None
             self.stop(kill=True)
+            return task if task.lost(reason, hung="") else None
+        return None
 
-    def hung(self) -> None:
-        assert self.task is not None
+    def hung(self, why: str) -> _Task | None:
+        """Kill the worker for its step's time; the task back when a fresh worker is to go on with it."""
+        task = self.task
+        assert task is not None
         self.stop(kill=True)
         if not self.ready:
-            raise RuntimeError(f"a worker process did not start in {Pool.STARTUP_S:g} s")
-        self.task.lost("", hung=True)
+            raise RuntimeError(f"a worker process {why}")
         self.task = None
+        return task if task.lost("", hung=why) else None
 
     def stop(self, kill: bool) -> None:
         self.alive = False
@@ -670,6 +752,17 @@ class _Worker:
             self.process.kill()
             self.process.join(5)
         self.conn.close()
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """The CPU time (user and system, every thread) a process has used, from Linux's
+    /proc; None elsewhere, where the wall-clock backstop alone stops a hang in C."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _exit_reason(code: int | None) -> str:
@@ -726,8 +819,8 @@ def _discover(where: str, limit_s: float) -> tuple[Any, ...]:
             found = discover(where)
     except TargetError as exc:
         return ("target_error", str(exc))
-    except CheckTimeout:
-        return ("target_error", f"loading {where} ran past its {limit_s:g} s limit")
+    except CheckTimeout as exc:
+        return ("target_error", f"loading {where} {exc}")
     except BaseException as exc:
         return ("target_error", f"loading {where} raised {_describe(exc)}")
     return ("found", found.targets, found.skipped)
@@ -742,8 +835,8 @@ def _resolve(cache: dict[str, Subject], target: str, init: dict[str, Any] | None
             cache[key] = resolve(target, init, params)
     except TargetError as exc:
         return ("target_error", str(exc))
-    except CheckTimeout:
-        return ("load_error", _lost_loading("", True, limit_s))
+    except CheckTimeout as exc:
+        return ("load_error", _lost_loading("", str(exc)))
     except BaseException as exc:
         return ("load_error", f"loading the subject raised {_describe(exc)}")
     return ("resolved", cache[key].name)
@@ -774,9 +867,6 @@ def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], cle
                              summary=f"out of memory: past the worker's limit of {limit} (--memory-limit): "
                                      f"{result.summary}")
         conn.send(("result", result.to_json()))
-        if result.status is Status.ERROR and result.summary == f"{cid} ran past its {job.limit_s:g} s limit":
-            conn.send(("end", {}, f"not run: the subject ran past its limit in {cid}", False))
-            return False
         if out_of_memory:
             conn.send(("end", {}, f"not run: the subject ran out of memory in {cid}", True))
             return True
