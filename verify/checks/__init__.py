@@ -19,6 +19,7 @@ ORDER = (
     "param_grads",
     "opcheck",
     "reference",
+    "matches",
     "preserves",
     "elementwise",
     "no_mutation",
