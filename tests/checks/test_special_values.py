@@ -161,3 +161,26 @@ def test_details_cover_every_dtype(run: Any) -> None:
     assert list(r.details["dtypes"]) == ["float64", "float32", "bfloat16"]
     assert r.details["dtypes"]["bfloat16"] == {"nan_propagation": "ok", "at_neg_inf": -1.0, "at_pos_inf": 1.0,
                                                "at_neg_zero": -0.0}
+
+
+class HalvingTanh(nn.Module):
+    """Planted bug: tanh by argument reduction, sized from the input. The input is halved
+    k times until |x| <= 1/2, a Taylor polynomial is taken, and tanh(2u) =
+    2 tanh(u) / (1 + tanh(u)^2) doubles it back; k comes from max |x| as a Python int,
+    which a NaN (or an infinity) cannot become."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = max(0, math.ceil(math.log2(2 * float(x.detach().abs().max()) + 1e-300)))
+        u = x / 2**k
+        t = u - u**3 / 3 + 2 * u**5 / 15 - 17 * u**7 / 315
+        for _ in range(k):
+            t = 2 * t / (1 + t * t)
+        return t
+
+
+def test_a_subject_that_crashes_on_a_special_input_fails_naming_it(run: Any) -> None:
+    result = run("special_values", HalvingTanh())
+    assert result.status is Status.FAIL, result.summary
+    assert result.summary.startswith("float64: a NaN input crashes the activation: ValueError: cannot convert "
+                                     "float NaN to integer"), result.summary
+    assert "more" in result.summary  # the infinities crash it too

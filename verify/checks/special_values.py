@@ -22,6 +22,7 @@ the other channels are held only to NaN-freedom and f(-0.0) = f(+0.0).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -29,7 +30,7 @@ from torch import Tensor
 
 from verify import tolerances as tol
 from verify.checks._edges import Fn, by_channel, call, evaluate, lay
-from verify.checks._layout import dtype_name
+from verify.checks._layout import CALL_ERRORS, dtype_name, first_line
 from verify.checks.base import Context, Outcome, check, failed, passed
 from verify.strategies import _inside, domain_range
 from verify.subject import Subject
@@ -44,6 +45,10 @@ NAN_GRID = 24
 NAN_EVERY = 5
 
 INFINITIES = (("at_neg_inf", -math.inf, 0), ("at_pos_inf", math.inf, 1))
+
+# What a subject may raise on a special input: its failure, not the harness's (an
+# integer conversion of NaN or inf raises ValueError or OverflowError).
+CRASHES = (*CALL_ERRORS, ArithmeticError)
 
 
 @check("special_values")
@@ -70,14 +75,16 @@ def check_special_values(subject: Subject, ctx: Context) -> Outcome:
             if (v < 0 and lo > -math.inf) or (v > 0 and hi < math.inf):
                 rec[key] = "outside domain"
                 continue
-            rec[key], why = _at_infinity(subject, fn, dt, ctx.device, side, judged)
+            rec[key], why = _unless_crash(f"a {v:+} input", lambda fn=fn, dt=dt, side=side: _at_infinity(
+                subject, fn, dt, ctx.device, side, judged))
             if why:
                 problems.append((f"{name}: {why}", v))
-            elif spec is None and math.isnan(rec[key]):
+            elif spec is None and isinstance(rec[key], float) and math.isnan(rec[key]):
                 nan_limits[f"{v:+}"].append(name)
 
         if lo < 0.0 < hi:
-            rec["at_neg_zero"], why = _negative_zero(subject, fn, dt, ctx.device, judged)
+            rec["at_neg_zero"], why = _unless_crash("a -0.0 input", lambda fn=fn, dt=dt: _negative_zero(
+                subject, fn, dt, ctx.device, judged))
             if why:
                 problems.append((f"{name}: {why}", -0.0))
         else:
@@ -121,7 +128,10 @@ def _nan_propagation(subject: Subject, fn: Fn, dt: torch.dtype, device: str,
         mask = lay(subject, torch.arange(NAN_GRID, device=device) % NAN_EVERY == 2)
     with torch.no_grad():
         clean = call(subject, fn, x)
-        dirty = call(subject, fn, x.masked_fill(mask, math.nan))
+        crashed, why = _unless_crash("a NaN input", lambda: (call(subject, fn, x.masked_fill(mask, math.nan)), None))
+    if why is not None:
+        return "crashed", why
+    dirty = crashed
     if subject.not_positionwise is not None:
         mask = by_channel(subject, mask, NAN_GRID).any(dim=0, keepdim=True)
         clean, dirty = by_channel(subject, clean, NAN_GRID), by_channel(subject, dirty, NAN_GRID)
@@ -137,6 +147,14 @@ def _nan_propagation(subject: Subject, fn: Fn, dt: torch.dtype, device: str,
         return "leaked", (f"NaNs at {int(mask.sum())} of {mask.numel()} positions changed {int(leaked.sum())} other "
                           f"outputs ({float(clean[leaked][0]):.6g} became {float(dirty[leaked][0]):.6g})")
     return "ok", None
+
+
+def _unless_crash(what: str, judge: Callable[[], tuple[Any, str | None]]) -> tuple[Any, str | None]:
+    """``judge()``; a subject that raises on the special input fails, saying so."""
+    try:
+        return judge()
+    except CRASHES as exc:
+        return "crashed", f"{what} crashes the activation: {first_line(exc)}"
 
 
 def _at_infinity(subject: Subject, fn: Fn, dt: torch.dtype, device: str, side: int,
