@@ -97,3 +97,46 @@ def test_github_annotations_escape_and_point_at_the_file() -> None:
     assert line.startswith("::error file=acts/zoo.py,title=verify gradcheck%3A Swish fail::100%25 off at x = 1,%0Asee")
     assert "\n" not in line and "%0Areproduce: python -m verify check" in line
     assert ci.github_annotations([s], only=set()) == []
+
+
+ACTS_FILE = '''"""Activations as a model library writes them."""
+import torch
+from torch import nn
+
+
+def register_notrace_module(cls):
+    return cls
+
+
+@register_notrace_module
+class Swish(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(x)
+
+
+class Outer:
+    class Inner(nn.Module):
+        def forward(self, x):
+            return x
+
+
+SPEC = None
+'''
+
+
+def test_github_annotations_carry_the_line_that_defines_the_subject(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "acts.py").write_text(ACTS_FILE)
+    monkeypatch.chdir(tmp_path)  # a target's file is relative to where the gate runs
+    lines = ACTS_FILE.splitlines()
+    where = {name: lines.index(text) + 1 for name, text in
+             [("Swish", "class Swish(nn.Module):"), ("Outer.Inner", "class Outer:"), ("SPEC", "SPEC = None")]}
+    for name, line in where.items():
+        (annotation,) = ci.github_annotations([subject(f"lib/acts.py:{name}", gradcheck="fail")])
+        assert annotation.startswith(f"::error file=lib/acts.py,line={line},title="), annotation
+    # A name the file does not define at its top level, or a module target, has no line to give.
+    (gone,) = ci.github_annotations([subject("lib/acts.py:Missing", gradcheck="fail")])
+    (module,) = ci.github_annotations([subject("torch.nn:ReLU", gradcheck="error")])
+    assert "line=" not in gone and gone.startswith("::error file=lib/acts.py,title=")
+    assert "line=" not in module and "file=" not in module

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,8 +11,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import torch
 
-from verify.cli import main
+import verify
+from verify.cli import _Help, bench_config, build_parser, main
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -145,3 +148,84 @@ def test_a_zoo_is_judged_subject_by_subject(tmp_path: Path) -> None:
     assert {c["status"] for c in by["ImageOnly"].values()} <= {"pass", "skip"}
     assert {c["status"] for c in by["ReturnsTuple"].values()} == {"error"}
     assert by["Hangs"]["gradcheck"]["status"] == "error" and "limit" in by["Hangs"]["gradcheck"]["summary"]
+
+
+# -- help, names and versions -------------------------------------------------------
+def _options(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    """(command, option) for every option of every command that a user can see."""
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [(name, a) for name, sub in subs.choices.items() for a in sub._actions
+            if a.option_strings and a.help is not argparse.SUPPRESS]
+
+
+def test_every_option_has_help_and_says_its_default() -> None:
+    """A flag that is off or an option left unset has no default worth a word; every other
+    option's help, as printed, gives its default."""
+    parser = build_parser()
+    for command, action in _options(parser):
+        if isinstance(action, (argparse._HelpAction, argparse._StoreTrueAction)):
+            assert action.help or isinstance(action, argparse._HelpAction), (command, action.option_strings)
+            continue
+        assert action.help, (command, action.option_strings)
+        if action.default in (None, False, []):
+            continue
+        shown = _Help(command)._get_help_string(action)
+        assert "default" in shown, (command, action.option_strings, shown)
+    check = " ".join(cli("check", "--help").stdout.split())
+    assert "thorough adds the compile check) (default: ci)" in check and "(default: cpu)" in check, check
+
+
+def test_one_spelling_per_option_and_the_old_one_still_works() -> None:
+    parser = build_parser()
+    shown = {flag for _, action in _options(parser) if action.dest in ("dtype", "dtypes") for flag in action.option_strings}
+    assert shown == {"--dtype"}  # check, report and bench alike
+    assert "--dtypes" not in cli("bench", "--help").stdout
+    for flag in ("--dtype", "--dtypes"):
+        args = parser.parse_args(["bench", "silu", flag, "float32,float16"])
+        assert args.dtypes == ["float32", "float16"]
+        assert bench_config(args, "cpu").dtypes == (torch.float32, torch.float16)
+
+
+def test_version_comes_from_the_installed_package() -> None:
+    from importlib import metadata
+
+    try:
+        expected = metadata.version("activation-verify")
+    except metadata.PackageNotFoundError:
+        expected = verify.__version__
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"python -m verify {expected}", r.stdout + r.stderr
+
+
+def test_the_help_names_the_program_as_it_was_invoked() -> None:
+    assert cli("check", "--help").stdout.startswith("usage: python -m verify check")
+    script = Path(sys.executable).with_name("verify")
+    if not script.is_file():
+        pytest.skip(f"the console script is not installed beside {sys.executable}")
+    r = subprocess.run([str(script), "check", "--help"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("usage: verify check"), r.stdout + r.stderr
+
+
+def test_verbose_lists_each_skip_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "fns.py").write_text(textwrap.dedent('''
+        import torch
+
+        class Square(torch.autograd.Function):
+            """A hand-written backward and no jvp: forward-mode AD does not apply."""
+
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return 2 * x * grad
+    '''))
+    args = (f"{tmp_path / 'fns.py'}:Square", "--only", "forward_ad", "--profile", "quick", "--jobs", "1")
+    quiet, verbose = cli("check", *args), cli("check", *args, "-v")
+    assert quiet.returncode == verbose.returncode == 0, quiet.stdout + quiet.stderr + verbose.stderr
+    assert "PASSED: 1 subject(s), 0 passed, 0 failed, 0 errors, 1 skipped" in verbose.stdout
+    assert "skip Square [forward_ad]: " in verbose.stdout, verbose.stdout
+    assert "skip Square" not in quiet.stdout

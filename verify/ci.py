@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verify.discover import Found, is_whole
+from verify.discover import Found, definition_line, imported, is_whole, only_imports
 from verify.errors import TargetError
 
 BASELINE_VERSION = 1
@@ -162,9 +162,12 @@ def github_annotations(subjects: Iterable[Mapping[str, Any]], only: set[tuple[st
             if c["status"] not in FAILING or (only is not None and (s["target"], c["id"]) not in only):
                 continue
             props = {"title": f"verify {c['id']}: {s['name']} {c['status']}"}
-            where = s["target"].rpartition(":")[0]
+            where, _, attr = s["target"].rpartition(":")
             if where.endswith(".py"):
                 props["file"] = where
+                line = definition_line(where, attr)
+                if line is not None:  # pins the annotation to the class or function on the diff
+                    props["line"] = str(line)
             message = c["summary"] + (f"\nreproduce: {c['repro']}" if c.get("repro") else "")
             fields = ",".join(f"{k}={_escape_property(v)}" for k, v in sorted(props.items()))
             out.append(f"::error {fields}::{_escape_data(message)}")
@@ -190,23 +193,33 @@ def add_gate_options(p: Any) -> None:
                    help="record every failing (subject, check) of this run in FILE (the run exits 0)")
     p.add_argument("--format", choices=["text", "github"], default="text",
                    help="github: also print a workflow annotation per failure")
+    p.add_argument("--imported", action="store_true",
+                   help="a whole-file target: check the activations it imports as well as those it defines")
 
 
 def expand(targets: Sequence[str], shard_text: str | None,
-           discover: Callable[[str], Found]) -> tuple[list[str], list[str]]:
+           discover: Callable[[str], Found], with_imported: bool = False) -> tuple[list[str], list[str]]:
     """Whole-file and whole-module targets expanded, with ``discover``, into the
-    activations they define, then the shard taken. Returns the targets and one line per
-    candidate skipped."""
+    activations they define (and, ``with_imported``, those they import), then the shard
+    taken. Returns the targets and one line per candidate skipped."""
     out: list[str] = []
     skipped: list[str] = []
     for t in targets:
         if is_whole(t):
+            names = None if with_imported else only_imports(t)
+            if names:  # said before the file's imports (torch's among them) are paid for
+                raise TargetError(_imports_only(t, names))
             found = discover(t)
-            if not found.targets:
+            brought = imported(found)
+            own = found.targets + (tuple(f"{t}:{name}" for name in brought) if with_imported else ())
+            if not own:
+                if brought:
+                    raise TargetError(_imports_only(t, brought))
                 raise TargetError(f"{t} defines no activation to check"
                                   + (f" (skipped: {', '.join(n for n, _ in found.skipped)})" if found.skipped else ""))
-            out += found.targets
-            skipped += [f"skipped {t}:{name}: {why}" for name, why in found.skipped]
+            out += own
+            skipped += [f"skipped {t}:{name}: {why}" for name, why in found.skipped
+                        if not (with_imported and name in brought)]
         else:
             out.append(t)
     if shard_text:
@@ -215,22 +228,32 @@ def expand(targets: Sequence[str], shard_text: str | None,
     return out, skipped
 
 
-def gate(args: Any, subjects: Sequence[Mapping[str, Any]], ok: bool) -> tuple[int, list[str]]:
+def _imports_only(target: str, names: Sequence[str]) -> str:
+    return (f"{target} defines no activation of its own; it imports: {', '.join(names)}; "
+            "pass --imported to check them")
+
+
+def gate(args: Any, subjects: Sequence[Mapping[str, Any]], ok: bool) -> tuple[int, list[str], str | None]:
     """The exit code of a run under ``--baseline`` / ``--write-baseline`` / ``--format``,
-    and the lines to print."""
+    the lines to print, and the verdict that replaces PASSED or FAILED when a baseline
+    decided the exit code (None when it did not): a run that exits 0 never says FAILED."""
     lines: list[str] = []
     code = 0 if ok else 1
     only = None
+    verdict = None
     if getattr(args, "write_baseline", None):
         data = baseline(subjects)
         write_baseline(data, args.write_baseline)
         lines.append(f"baseline: {len(data['failures'])} failure(s) recorded in {args.write_baseline}")
         code = 0
+        verdict = f"BASELINE WRITTEN: {len(data['failures'])} failure(s) recorded in {args.write_baseline}"
     elif getattr(args, "baseline", None):
         result = compare(subjects, load_baseline(args.baseline))
         lines += result.lines()
         code = 0 if result.ok else 1
         only = {(t, c) for t, c, _ in result.new}
+        verdict = (f"PASSED against the baseline: {len(result.known)} known failure(s) accepted" if result.ok
+                   else f"FAILED against the baseline: {len(result.new)} new failure(s)")
     if getattr(args, "format", "text") == "github":
         lines += github_annotations(subjects, only)
-    return code, lines
+    return code, lines, verdict

@@ -35,14 +35,42 @@ class UsageError(Exception):
     pass
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's default in its help, unless the help already says it or there is
+    none to say (a flag that is off, an option that is unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or action.default in (None, False, [], argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> Any:  # argparse's own exit code is 2 too, with usage
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m verify", description="Verify PyTorch activation functions.",
+def _version() -> str:
+    """The installed package's version; the source's own when it runs from a checkout."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("activation-verify")
+    except metadata.PackageNotFoundError:
+        from verify import __version__
+
+        return __version__
+
+
+def build_parser(prog: str = "verify") -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Verify PyTorch activation functions.",
                 epilog="An output file's missing parent folders are created.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ls = sub.add_parser("list", help="list the registered activations")
@@ -62,15 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write JUnit XML here (rewritten as each subject finishes; missing folders are created)")
 
     bp = sub.add_parser("bench", help="time the activations against built-ins, torch.compile and the bandwidth")
-    bp.add_argument("targets", nargs="*", metavar="TARGET")
+    bp.add_argument("targets", nargs="*", metavar="TARGET",
+                    help="registry name, pkg.mod:Name or path/to/file.py:Name (default: every registered activation)")
     bp.add_argument("--json", metavar="FILE", help="write the benchmark JSON here (missing folders are created)")
     bp.add_argument("--sizes", type=_ids, help="element counts, e.g. 2^10,2^24 (default 2^10,2^14,2^18,2^22)")
-    bp.add_argument("--dtypes", type=_ids, help="default float32,bfloat16")
+    bp.add_argument("--dtype", dest="dtypes", type=_ids, metavar="DTYPE", help="dtypes to time (default float32,bfloat16)")
+    bp.add_argument("--dtypes", dest="dtypes", type=_ids, help=argparse.SUPPRESS)  # the old spelling, still taken
     bp.add_argument("--variants", type=_ids, help="eager,compiled,builtin,naive (default all)")
-    bp.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    bp.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                    help="where to time (auto: cuda when a CUDA device is visible)")
     bp.add_argument("--quick", action="store_true", help="a smoke run: two sizes, float32, no compile (CI)")
-    bp.add_argument("--init", type=_json_object, default=None)
-    bp.add_argument("--quiet", "-q", action="store_true")
+    bp.add_argument("--init", type=_json_object, default=None,
+                    help="JSON keyword arguments for an nn.Module class target, e.g. '{\"alpha\": 0.5}'")
+    bp.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
     rp = sub.add_parser("report", help="run the checks and write a self-contained HTML report")
     _add_run_options(rp)
@@ -79,25 +111,35 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-bench", action="store_true", help="leave out the throughput benchmarks")
     rp.add_argument("--quick-bench", dest="quick", action="store_true", help="benchmarks in bench's --quick mode")
     rp.add_argument("--from", dest="from_json", metavar="FILE", nargs="+",
-                    help="render results JSON without running anything (several: the shards of one run, merged)")
+                    help="render results JSON without running anything (several: the shards of one run, merged); "
+                         "exits 0 once the page is written, whatever the results hold")
 
-    mp = sub.add_parser("merge", help="join the results of several runs (the shards of one run) into one JSON")
-    mp.add_argument("inputs", nargs="+", metavar="RESULTS.json")
+    mp = sub.add_parser("merge", help="join the results of several runs (the shards of one run) into one JSON",
+                        epilog="Exit 0: merged (whatever the results hold, so that a report can follow); "
+                               "with --gate, 1 when a check failed or errored; 2: bad usage or results that "
+                               "cannot be merged.")
+    mp.add_argument("inputs", nargs="+", metavar="RESULTS.json", help="results files (check --json), one per shard")
     mp.add_argument("-o", "--output", required=True, metavar="FILE", help="the merged results JSON")
+    mp.add_argument("--gate", action="store_true",
+                    help="be the gate: exit 1 when a check failed or errored in the merged results "
+                         "(without it, merge exits 0 once it has written them)")
     return p
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("targets", nargs="*", metavar="TARGET",
                    help="registry name, pkg.mod:Name or path/to/file.py:Name (default: every registered activation)")
-    p.add_argument("--only", type=_ids, help="comma-separated check ids to run")
-    p.add_argument("--skip", type=_ids, default=[], help="comma-separated check ids to leave out")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    p.add_argument("--only", type=_ids, help="comma-separated check ids to run (default: every check of the profile)")
+    p.add_argument("--skip", type=_ids, default=[], help="comma-separated check ids to leave out (default: none)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="where the checks run (auto: cuda when a CUDA device is visible)")
     p.add_argument("--dtype", type=_ids, default=None,
                    help="low-precision dtypes to test (default float32,bfloat16,float16)")
     p.add_argument("--jobs", "-j", type=int, default=None,
                    help="worker processes (default: one per core, at most one per target)")
-    p.add_argument("--profile", choices=["quick", "ci", "thorough"], default="ci")
+    p.add_argument("--profile", choices=["quick", "ci", "thorough"], default="ci",
+                   help="how hard to look: examples per property, parameter settings, time limits "
+                        "(thorough adds the compile check)")
     p.add_argument("--init", type=_json_object, default=None,
                    help="JSON keyword arguments for an nn.Module class target, e.g. '{\"alpha\": 0.5}'")
     p.add_argument("--timeout", type=_seconds, default=None,
@@ -109,6 +151,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="set a parameter (a spec's, or a module's parameter or buffer, broadcast to its shape); "
                         "repeatable")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    p.add_argument("--verbose", "-v", action="store_true", help="list every skipped check with its reason")
 
 
 def _ids(text: str) -> list[str]:
@@ -176,8 +219,13 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Stopped
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """The command line; its help names it as it was invoked (``verify``, the console
+    script, or ``python -m verify``) unless ``prog`` is given."""
     from verify.errors import TargetError
+
+    if prog is None:
+        prog = "python -m verify" if Path(sys.argv[0]).name == "__main__.py" else "verify"
 
     for stream in (sys.stdout, sys.stderr):  # a name the terminal cannot encode is spelled out, not a crash
         reconfigure = getattr(stream, "reconfigure", None)
@@ -185,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reconfigure(errors="backslashreplace")
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
         if args.command == "list":
             return cmd_list(args)
         if args.command == "check":
@@ -278,11 +326,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     results, stopped = gate(args, ctx, _throttled(lambda done: write(done, complete=False)))
     with _signals_held():
         write(results, complete=stopped is None, stopped_by=stopped.name if stopped else None)
-        print(summary_table(results, stopped), file=sys.stderr if args.quiet else sys.stdout, flush=True)
-        code = _verdict(results, stopped, [str(p) for p in (json_path, junit_path) if p])
+        out = sys.stderr if args.quiet else sys.stdout
         if stopped is not None:
-            return code
-        code, lines = ci.gate(args, [r.to_json() for r in results], code == EXIT_OK)
+            print(summary_table(results, stopped, verbose=args.verbose), file=out, flush=True)
+            return _verdict(results, stopped, [str(p) for p in (json_path, junit_path) if p])
+        # The baseline decides the exit code, so it writes the verdict line too.
+        code, lines, verdict = ci.gate(args, [r.to_json() for r in results], _verdict(results, None, []) == EXIT_OK)
+        print(summary_table(results, verdict=verdict, verbose=args.verbose), file=out, flush=True)
         for line in lines:
             print(printable(line) if not line.startswith("::") else line)
         return code
@@ -336,7 +386,8 @@ def gate(args: argparse.Namespace, ctx: Any,
         try:
             # A whole file's import is the subject's code too: it is discovered in a worker.
             targets, skipped = expand(requested, getattr(args, "shard", None),
-                                      lambda where: pool.discover(where, time_limit_s(ctx, args.timeout)))
+                                      lambda where: pool.discover(where, time_limit_s(ctx, args.timeout)),
+                                      getattr(args, "imported", False))
             if args.init and len(targets) != 1:
                 raise UsageError("--init applies to a single class target")
             progress = Progress(len(targets), len(checks), quiet=args.quiet)
@@ -504,6 +555,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
     R.write_json(merged, out)
     subjects = [SubjectResult.from_json(s) for s in merged["subjects"]]
     print(f"merged {len(args.inputs)} result file(s), {len(subjects)} subject(s), into {out}")
+    if not args.gate:  # its job was the merge: a report can follow in the same pipeline step
+        print(verdict_line(subjects, verdict="results"))
+        return EXIT_OK
+    print(verdict_line(subjects))
     return EXIT_OK if all(r.ok for r in subjects) else EXIT_FAIL
 
 
@@ -547,14 +602,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         if stopped is not None:
             with _signals_held():
                 R.write_json(R.payload(results, ctx, started, False, stopped.name), files["results.json"])
-                print(summary_table(results, stopped), file=sys.stderr if args.quiet else sys.stdout, flush=True)
+                print(summary_table(results, stopped, verbose=args.verbose), file=sys.stderr if args.quiet else sys.stdout,
+                      flush=True)
                 print("verify: index.html not written: the run was stopped (render what finished with "
                       f"report --from {files['results.json']})", file=sys.stderr)
                 return _verdict(results, stopped, [str(files["results.json"])])
         data = R.payload(results, ctx, started)
         # The results first: a renderer that fails loses nothing already computed.
         R.write_json(data, files["results.json"])
-        print(summary_table(results), file=sys.stderr if args.quiet else sys.stdout)
+        print(summary_table(results, verbose=args.verbose), file=sys.stderr if args.quiet else sys.stdout)
         if not args.no_bench:
             from verify.analysis.bench import estimate_s, run_bench
             from verify.targets import resolve
@@ -576,23 +632,26 @@ def cmd_report(args: argparse.Namespace) -> int:
             R.write_json(data, files["results.json"])
     path = write_report(data, out)
     print(f"report written to {path}")
+    if args.from_json:  # rendering was its whole job; the run that made the results was the gate
+        print(verdict_line(results, verdict="results"))
+        return EXIT_OK
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
 # -- the terminal ------------------------------------------------------------------
-def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | None = None) -> str:
-    """One row per subject, then every failure, error and finding on its own line, then
-    the verdict (never PASSED for a run that was stopped). A subject's text is shown,
-    never obeyed (see verify.results.printable)."""
+def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | None = None,
+                  verdict: str | None = None, verbose: bool = False) -> str:
+    """One row per subject, then every failure, error and finding (and, ``verbose``,
+    skip) on its own line, then the verdict (never PASSED for a run that was stopped;
+    ``verdict`` when a baseline decided it). A subject's text is shown, never obeyed (see
+    verify.results.printable)."""
     lines = []
     width = max([len(printable(r.name)) for r in results] + [7])
-    totals = dict.fromkeys(Status, 0)
     lines.append(f"{'subject':<{width}}  pass  fail  error  skip")
     for r in results:
         counts = dict.fromkeys(Status, 0)
         for c in r.checks:
             counts[c.status] += 1
-            totals[c.status] += 1
         lines.append(f"{printable(r.name):<{width}}  {counts[Status.PASS]:>4}  {counts[Status.FAIL]:>4}  "
                      f"{counts[Status.ERROR]:>5}  {counts[Status.SKIP]:>4}")
     problems = [(r, c) for r in results for c in r.checks if c.status in (Status.FAIL, Status.ERROR)]
@@ -607,10 +666,26 @@ def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | No
         lines.append("")
         for r, c, f in findings:
             lines.append(f"finding {printable(r.name)} [{c.id}]: {printable(f)}")
+    skips = [(r, c) for r in results for c in r.checks if c.status is Status.SKIP] if verbose else []
+    if skips:
+        lines.append("")
+        for r, c in skips:
+            lines.append(f"skip {printable(r.name)} [{c.id}]: {printable(c.summary)}")
     lines.append("")
-    verdict = "PASSED" if totals[Status.FAIL] == totals[Status.ERROR] == 0 else "FAILED"
+    lines.append(verdict_line(results, stopped, verdict))
+    return "\n".join(lines)
+
+
+def verdict_line(results: Sequence[SubjectResult], stopped: signal.Signals | None = None,
+                 verdict: str | None = None) -> str:
+    """PASSED or FAILED (STOPPED for a stopped run, or ``verdict``) and the counts."""
+    totals = dict.fromkeys(Status, 0)
+    for r in results:
+        for c in r.checks:
+            totals[c.status] += 1
+    if verdict is None:
+        verdict = "PASSED" if totals[Status.FAIL] == totals[Status.ERROR] == 0 else "FAILED"
     if stopped is not None:
         verdict = f"STOPPED by {stopped.name}"
-    lines.append(f"{verdict}: {len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
-                 f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")
-    return "\n".join(lines)
+    return (f"{verdict}: {len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
+            f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")

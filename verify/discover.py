@@ -11,14 +11,17 @@ defines, never what it imports:
   ``Activation`` (a function is never called just to find out what it is).
 
 Everything else the file defines that looks like an activation is listed as skipped,
-with the reason, so nothing is dropped silently.
+with the reason, so nothing is dropped silently; so is an activation it imports (checked
+with ``--imported``).
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -50,7 +53,11 @@ def discover(where: str) -> Found:
     specs = {name: obj for name, obj in vars(module).items() if isinstance(obj, Activation)}
     described = {spec.module: name for name, spec in specs.items()}
     for name, obj in vars(module).items():
-        if name.startswith("_") or not _defined_here(obj, module, specs):
+        if name.startswith("_"):
+            continue
+        if not _defined_here(obj, module, specs):
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and _why_not(name, obj, described) is None:
+                skipped.append((name, f"{IMPORTED}{obj.__module__}; pass --imported to check it"))
             continue
         reason = _why_not(name, obj, described)
         if reason is None:
@@ -58,6 +65,52 @@ def discover(where: str) -> Found:
         elif reason:
             skipped.append((name, reason))
     return Found(tuple(targets), tuple(skipped))
+
+
+# The reason an imported activation is left out; it travels with the others from the
+# worker that imported the file, and --imported takes these names back as targets.
+IMPORTED = "imported from "
+
+
+def imported(found: Found) -> tuple[str, ...]:
+    """The names of the activations a whole file imports rather than defines."""
+    return tuple(name for name, why in found.skipped if why.startswith(IMPORTED))
+
+
+def only_imports(where: str) -> list[str] | None:
+    """The names a ``.py`` file imports when, read without running it, it defines nothing
+    but imports (None when it defines anything, or is not a file Python can parse): such
+    a file is answered at once, before its imports are paid for."""
+    try:
+        tree = ast.parse(Path(where).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            names += [a.asname or a.name for a in node.names if a.name != "*"]
+        elif isinstance(node, ast.Import):  # a module, never an activation
+            continue
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):  # a docstring
+            return None
+    return [n for n in names if not n.startswith("_")] or None
+
+
+def definition_line(path: str, attr: str) -> int | None:
+    """The line where ``path`` defines ``attr`` (its first dotted part) at its top level:
+    a class, a function or an assignment; None when the file or the name is not found."""
+    name = attr.partition(".")[0]
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return node.lineno
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return node.lineno
+    return None
 
 
 def _defined_here(obj: Any, module: Any, specs: dict[str, Activation]) -> bool:
