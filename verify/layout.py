@@ -40,6 +40,9 @@ PROBE_BATCH, PROBE_LENGTH = 2, 3
 # dependence: a softmax stabilised by the max of the whole tensor is shift-invariant, and
 # the max of other vectors moves its outputs only by a few ulps.
 DEPENDENCE_RTOL = 1e-12
+# A domain's edge lies among ordinary inputs, and f beside it is far from overflowing;
+# NaN beyond an edge elsewhere is an overflow, stability's business.
+DOMAIN_EDGE_MAX, DOMAIN_VALUE_MAX = 100.0, 1e150
 # Magnitudes at which the domain is probed (both signs, and 0).
 DOMAIN_PROBE = (0.0, 1e-6, 1e-3, 0.1, 0.5, 1.0, 2.0, 10.0, 1e2, 1e4)
 
@@ -361,11 +364,28 @@ def infer_domain(call: Call, layout: Layout) -> tuple[float, float]:
         return (-math.inf, math.inf)
     k = nan.index(False)
     if all(nan[:k]) and not any(nan[k:]) and k > 0:
-        return (_edge(call, layout, xs[k - 1], xs[k], nan_below=True), math.inf)
+        edge = _edge(call, layout, xs[k - 1], xs[k], nan_below=True)
+        return (edge, math.inf) if _an_edge(call, layout, edge, 1.0) else (-math.inf, math.inf)
     k = len(nan) - nan[::-1].index(False)  # one past the last defined value
     if not any(nan[:k]) and all(nan[k:]):
-        return (-math.inf, _edge(call, layout, xs[k - 1], xs[k], nan_below=False))
+        edge = _edge(call, layout, xs[k - 1], xs[k], nan_below=False)
+        return (-math.inf, edge) if _an_edge(call, layout, edge, -1.0) else (-math.inf, math.inf)
     return (-math.inf, math.inf)
+
+
+def _an_edge(call: Call, layout: Layout, edge: float, side: float) -> bool:
+    """Whether NaN beyond ``edge`` marks a domain, not an overflow: the edge lies among
+    ordinary inputs (|x| < DOMAIN_EDGE_MAX) and f is far from overflowing beside it
+    (exp(x) - exp(x) is NaN beyond 709.78 because each term overflowed)."""
+    if abs(edge) >= DOMAIN_EDGE_MAX:
+        return False
+    inside = edge + side * 1e-6 * max(1.0, abs(edge))
+    try:
+        with torch.no_grad():
+            y = call(torch.full(layout.shape, inside, dtype=torch.float64))
+    except Exception:  # refused beside the edge too: no domain to speak of
+        return False
+    return isinstance(y, Tensor) and bool((y.abs() < DOMAIN_VALUE_MAX).all())
 
 
 def _nan_at(call: Call, layout: Layout, v: float) -> bool:
