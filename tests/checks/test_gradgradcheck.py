@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 import torch
 import zoo
 from torch import Tensor
@@ -114,3 +115,66 @@ def test_correct_second_derivative_near_a_kink_of_the_first_passes(run: Any) -> 
     assert r.status is Status.PASS, r.summary
     subject = from_object(zoo.RationalSoftsign, name="RationalSoftsign", target="t")
     assert kinks(subject) == [] and second_order_kinks(subject) == [0.0]
+
+
+class ListSoftsign(torch.nn.Module):
+    """Planted bug: softsign computed through Python floats (a port from a scalar
+    implementation), so the output is a new tensor cut from the input's graph."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.tensor((x / (1 + x.abs())).tolist(), dtype=x.dtype, device=x.device)
+
+
+class DetachedMish(torch.nn.Module):
+    """Planted bug: mish whose result is detached 'to save memory'."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x * torch.tanh(torch.nn.functional.softplus(x))).detach()
+
+
+@pytest.mark.parametrize("check_id", ["gradcheck", "gradgradcheck", "forward_ad"])
+@pytest.mark.parametrize("subject", [ListSoftsign, DetachedMish])
+def test_an_output_cut_from_the_graph_fails_every_gradient_check(run: Any, check_id: str, subject: Any) -> None:
+    r = run(check_id, subject())
+    assert r.status is Status.FAIL, r.summary
+    assert r.summary == ("no gradient flows: the output is cut from the input's graph (it does not require grad) "
+                         "(default parameters)")
+    assert r.smallest_input is not None
+
+
+class Threshold(torch.nn.Module):
+    """Correct but unusual: a hard threshold, constant away from 0, whose output never
+    requires grad (nothing to differentiate; torch's gradgradcheck cannot even be called)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x > 0).to(x.dtype)
+
+
+@pytest.mark.parametrize("check_id", ["gradcheck", "gradgradcheck", "forward_ad"])
+def test_an_output_without_a_graph_that_is_constant_passes(run: Any, check_id: str) -> None:
+    r = run(check_id, Threshold())
+    assert r.status is Status.PASS, r.summary
+
+
+class SavedSigmoidSoftplus(torch.autograd.Function):
+    """Planted bug: softplus whose backward multiplies by sigmoid(x) computed in the
+    forward and saved: a constant to autograd, so the second derivative comes out 0."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(torch.sigmoid(x))
+        return torch.nn.functional.softplus(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (s,) = ctx.saved_tensors
+        return g * s
+
+
+def test_a_saved_intermediate_in_the_backward_names_the_cause_and_both_fixes(run: Any) -> None:
+    r = run("gradgradcheck", SavedSigmoidSoftplus)
+    assert r.status is Status.FAIL, r.summary
+    assert r.details["analytical"] == 0.0 and r.details["numerical"] != 0.0
+    assert "a forward intermediate saved with ctx.save_for_backward" in r.summary, r.summary
+    assert "recompute it in the backward from the saved inputs" in r.summary
+    assert "@once_differentiable" in r.summary

@@ -33,6 +33,20 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+CUT_FROM_GRAPH = "no gradient flows: the output is cut from the input's graph (it does not require grad)"
+
+
+def cut_from_graph(fn: Any, x: torch.Tensor, y: torch.Tensor) -> str | None:
+    """For an output ``y = fn(x)`` that does not require grad: :data:`CUT_FROM_GRAPH`
+    when it changes with ``x`` all the same (a ``.detach()``, a ``.tolist()`` or
+    ``.numpy()`` round trip); None for a constant or a step away from its jumps."""
+    # Unequal steps, so that a function of differences (softmax) moves too.
+    steps = 1e-6 * torch.linspace(1.0, 2.0, x.numel(), dtype=x.dtype, device=x.device).reshape(x.shape)
+    with torch.no_grad():
+        moved = fn(x.detach() + steps)
+    return CUT_FROM_GRAPH if isinstance(moved, torch.Tensor) and not torch.equal(moved, y) else None
+
+
 def worst_elementwise(fn: Any, x: torch.Tensor, eps: float = 1e-6, mode: str = "backward",
                       kind: str = "elementwise") -> dict[str, Any]:
     """For an elementwise function: the element where a derivative and its central
@@ -194,7 +208,17 @@ def search_settings(subject: Subject, ctx: Any, judge: Any, also_avoid: tuple[fl
         fn = subject.instance(torch.float64, ctx.device, params)
 
         def prop(a: Any, fn: Any = fn) -> str | None:
-            return judge(lambda x: fn(x.clone()), to_tensor(a, torch.float64, ctx.device).requires_grad_())
+            def call(x: torch.Tensor) -> Any:
+                return fn(x.clone())
+
+            x = to_tensor(a, torch.float64, ctx.device).requires_grad_()
+            with torch.enable_grad():
+                y = call(x)
+            # torch's checks cannot take a function without a differentiable output
+            # (gradgradcheck calls it with no arguments at all).
+            if isinstance(y, torch.Tensor) and not y.requires_grad:
+                return cut_from_graph(call, x, y)
+            return judge(call, x)
 
         # The defaults get the profile's full search; the edge values share it.
         share = 1.0 if i == 0 else EDGE_SHARE

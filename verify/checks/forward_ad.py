@@ -8,7 +8,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from verify import tolerances as tol
-from verify.checks._grad import first_line, located, search_settings, settings_label
+from verify.checks._grad import CUT_FROM_GRAPH, first_line, located, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -51,6 +51,9 @@ def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
         return skipped(f"forward-mode AD not supported: {exc}")
     if found is not None:
         params, example, reason = found
+        if reason == CUT_FROM_GRAPH:
+            return failed(f"{reason} ({settings_label(params)})", details={"params": params, "reason": reason},
+                          smallest_input=example)
         where, numbers = located(subject, ctx, params, example, "forward")
         return failed(f"forward-mode derivative (jvp) wrong{where} ({settings_label(params)})"
                       + ("" if where else f": {reason}"),

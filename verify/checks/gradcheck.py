@@ -19,7 +19,14 @@ from torch.autograd.gradcheck import GradcheckError
 from verify import tolerances as tol
 from verify.analysis.kinkscan import Evaluator
 from verify.analysis.kinkscan import kinks as kinks_of
-from verify.checks._grad import entry_phrase, first_line, search_settings, settings_label, worst_elementwise
+from verify.checks._grad import (
+    CUT_FROM_GRAPH,
+    entry_phrase,
+    first_line,
+    search_settings,
+    settings_label,
+    worst_elementwise,
+)
 from verify.checks.base import Context, Outcome, check, failed, passed
 from verify.halves import HalfView, views
 from verify.strategies import _inside, to_tensor
@@ -45,6 +52,9 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
         if found is None:
             break
         params, example, reason = found
+        if reason == CUT_FROM_GRAPH:
+            return failed(f"{reason} ({settings_label(params)})", details={"params": params, "reason": reason},
+                          smallest_input=example)
         fn = subject.instance(torch.float64, ctx.device, params)
         worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), kind=subject.layout.kind)
         jump = None if subject.not_positionwise is not None or len(jumps) >= tol.GRADCHECK_MAX_JUMPS else \

@@ -8,7 +8,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 from verify import tolerances as tol
-from verify.checks._grad import first_line, located, search_settings, settings_label
+from verify.checks._grad import CUT_FROM_GRAPH, first_line, located, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -17,6 +17,12 @@ SKIP_REASON = "the backward is marked once_differentiable: it has no second deri
 # What torch says when one of its own backward kernels has no derivative (torch 2.13's
 # hardsigmoid_backward): torch's limit, not the subject's defect.
 NOT_IMPLEMENTED = "is not implemented"
+# The usual cause of an f'' of 0 where the differences of the backward are not, and its fixes.
+CONSTANT_IN_BACKWARD = (
+    "the backward uses a tensor without a graph as a constant (a forward intermediate saved with "
+    "ctx.save_for_backward, computed under no_grad or detached): recompute it in the backward from the saved "
+    "inputs, or mark the backward @once_differentiable if it is not meant to be differentiated"
+)
 
 
 class _OnceDifferentiable(Exception):
@@ -51,9 +57,13 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
         return skipped(str(exc))
     if found is not None:
         params, example, reason = found
+        if reason == CUT_FROM_GRAPH:
+            return failed(f"{reason} ({settings_label(params)})", details={"params": params, "reason": reason},
+                          smallest_input=example)
         where, numbers = located(subject, ctx, params, example, "second")
-        return failed(f"second derivative wrong{where} ({settings_label(params)})"
-                      + ("" if where else f": {reason}"),
-                      details={"params": params, "reason": reason, **numbers}, smallest_input=example)
+        summary = f"second derivative wrong{where} ({settings_label(params)})" + ("" if where else f": {reason}")
+        if numbers.get("analytical") == 0.0 and numbers.get("numerical", 0.0) != 0.0:
+            summary += f": {CONSTANT_IN_BACKWARD}"
+        return failed(summary, details={"params": params, "reason": reason, **numbers}, smallest_input=example)
     return passed("second derivatives match finite differences of the backward "
                   f"(float64, {len(subject.param_settings(ctx.profile))} setting(s))")
