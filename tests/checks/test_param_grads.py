@@ -98,3 +98,45 @@ def test_per_channel_builtin_passes(run: Any) -> None:
 
 def test_no_parameters_is_a_skip(run: Any) -> None:
     assert run("param_grads", nn.Tanh()).status is Status.SKIP
+
+
+class _SwishBeta(torch.autograd.Function):
+    """Planted bug: Swish-beta, x * sigmoid(beta x), whose beta gradient drops a factor
+    x of the chain rule (d/dbeta = x^2 s (1 - s), written x s (1 - s))."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, beta: Tensor) -> Tensor:
+        s = torch.sigmoid(beta * x)
+        ctx.save_for_backward(x, beta, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, Tensor]:
+        x, beta, s = ctx.saved_tensors
+        ds = s * (1 - s)
+        return g * (s + beta * x * ds), (g * x * ds).sum().reshape(beta.shape)
+
+
+class SwishBeta(nn.Module):
+    def __init__(self, beta: float = 1.5) -> None:
+        super().__init__()
+        self.beta = nn.Parameter(torch.tensor(beta))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _SwishBeta.apply(x, self.beta)
+
+
+def test_a_wrong_gradient_names_the_parameter_x_and_both_values(run: Any) -> None:
+    r = run("param_grads", SwishBeta())
+    assert r.status is Status.FAIL, r.summary
+    d = r.details
+    assert r.summary.startswith(f"gradient of parameter 'beta' disagrees with finite differences at x={d['x']:.6g} ("), \
+        r.summary
+    assert r.summary.endswith(f"autograd {d['analytical']:.6g}, numerical {d['numerical']:.6g}"), r.summary
+    assert "Jacobian" not in r.summary
+    # Both values are those of one element at the planted beta: x s (1 - s) against x^2 s (1 - s).
+    beta = float((d["params"] or {}).get("beta", 1.5))
+    s = 1 / (1 + torch.exp(torch.tensor(-beta * d["x"], dtype=torch.float64)))
+    ds = float(s * (1 - s))
+    assert abs(d["analytical"] - d["x"] * ds) < 1e-9
+    assert abs(d["numerical"] - d["x"] ** 2 * ds) < 1e-5
