@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 import zoo
+from _subjects import InplaceMish
 from torch import Tensor, nn
 
 import acts
@@ -159,3 +160,10 @@ def scaled_softsign_2() -> nn.Module:
 def test_a_factory_made_module_without_an_inplace_argument_offers_no_in_place_form(run: Any) -> None:
     r = run("inplace", scaled_softsign_2)
     assert r.status is Status.SKIP and "no in-place variant" in r.summary, r.summary
+
+
+def test_an_in_place_write_over_a_saved_tensor_fails_naming_the_cause(run: Any) -> None:
+    r = run("inplace", InplaceMish())
+    assert r.status is Status.FAIL, r.summary
+    assert "the in-place write overwrites a tensor autograd saved for the backward" in r.summary, r.summary
+    assert "modified by an inplace operation" in r.summary

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 import zoo
+from _subjects import InplaceMish
 from torch import Tensor, nn
 
 import acts
@@ -303,3 +304,10 @@ def test_declined_in_place_mode_is_measured_out_of_place_with_the_reason(run: An
     assert r.status is Status.PASS, r.summary
     assert r.details["inplace_declined"] == "GaussianActivation does not support in-place operations."
     assert "in-place mode declined" in r.summary
+
+
+def test_an_in_place_variant_that_cannot_be_trained_fails_with_the_reason_not_an_error(run: Any) -> None:
+    r = run("memory", InplaceMish())
+    assert r.status is Status.FAIL, r.summary
+    assert r.summary.startswith("the in-place variant's training step cannot run"), r.summary
+    assert "overwrites a tensor autograd saved for the backward" in r.summary

@@ -51,6 +51,18 @@ from verify.subject import Subject
 
 DTYPES = (torch.float64, torch.float32)
 GRAD_DTYPE = torch.float64
+# autograd's version check, when a tensor saved for the backward was written over.
+OVERWRITTEN = "modified by an inplace operation"
+
+
+def overwrote_saved(exc: BaseException) -> str | None:
+    """Why a backward failed, in the user's terms, when autograd's version check
+    stopped it: the in-place write overwrote a tensor saved for the backward."""
+    if not isinstance(exc, RuntimeError) or OVERWRITTEN not in str(exc):
+        return None
+    return ("the in-place write overwrites a tensor autograd saved for the backward (an earlier op in the forward "
+            "saved its input or output, then the forward wrote into it): write into a fresh tensor, or compute "
+            f"what the backward needs before overwriting it ({first_line(exc).split('. Hint:')[0]})")
 
 
 @check("inplace")
@@ -185,7 +197,9 @@ def _gradients(subject: Subject, fo: Fn, fi: Fn, x: Tensor,
     try:
         got = torch.autograd.grad(y, [leaf, *(p for _, p in params)], gy, allow_unused=True)
     except RuntimeError as exc:
-        return f"its backward raised {first_line(exc)}", {"error": first_line(exc)}
+        why = overwrote_saved(exc)
+        return (f"its backward fails: {why}" if why else f"its backward raised {first_line(exc)}",
+                {"error": first_line(exc)})
     names = ["input", *(n for n, _ in params)]
     scales: list[float | Tensor] = [gy, *(float(gy.abs().sum()) for _ in params)]
     for name, g, w, scale in zip(names, got, want, scales, strict=True):

@@ -53,6 +53,7 @@ from verify.analysis.memory import (
 from verify.checks._grad import formula_with_params
 from verify.checks._layout import Fn, dtype_name, out_of_place
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
+from verify.checks.inplace import overwrote_saved
 from verify.subject import Subject
 
 # The activation's input in the step: STEP_WIDTH features per row when the subject
@@ -117,7 +118,14 @@ def check_memory(subject: Subject, ctx: Context) -> Outcome:
     summary = (f"saves {saved.count} input-sized tensor(s) for backward ({saved.bytes_per_element:.3g} B/element"
                + ("" if naive is None else f"; autograd through the reference {naive.bytes_per_element:.3g}") + ")")
     if subject.has_inplace:
-        verdict = _judge_in_place(subject, ctx, shape, method, oop, saved, details, findings)
+        try:
+            verdict = _judge_in_place(subject, ctx, shape, method, oop, saved, details, findings)
+        except RuntimeError as exc:
+            why = overwrote_saved(exc)
+            if why is None:
+                raise
+            verdict = ([f"the in-place variant's training step cannot run, so what it saves cannot be measured: "
+                        f"{why}"], "")
         problems.extend(verdict[0])
         summary += verdict[1]
     else:
