@@ -5,13 +5,14 @@ correct one passes, and nothing ends in `error`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from _battery import assert_fails_exactly
+from _battery import battery as run_battery
 
 from tests.fixtures import modern
-from verify.checks import Context
 from verify.results import Status
-from verify.runner import run_subject, select_checks
-from verify.targets import from_object
 
 # name in tests/fixtures/modern.py -> the checks that must fail (the others pass or skip).
 EXPECTED: dict[str, set[str]] = {
@@ -35,39 +36,33 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 
-def battery(name: str) -> dict[str, object]:
-    subject = from_object(getattr(modern, name), name=name, target=f"tests/fixtures/modern.py:{name}")
-    result = run_subject(subject, select_checks(skip=("throughput",), profile="quick"), Context(profile="quick"))
-    return {r.id: r for r in result.checks}
+def battery(name: str) -> dict[str, Any]:
+    return run_battery(getattr(modern, name), name, f"tests/fixtures/modern.py:{name}")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fails_exactly_the_owning_checks(name: str) -> None:
-    results = battery(name)
-    errors = {cid: r.summary for cid, r in results.items() if r.status is Status.ERROR}  # type: ignore[attr-defined]
-    assert not errors, errors
-    failing = {cid for cid, r in results.items() if r.status is Status.FAIL}  # type: ignore[attr-defined]
-    assert failing == EXPECTED[name], {cid: results[cid].summary for cid in failing}  # type: ignore[attr-defined]
+    assert_fails_exactly(battery(name), EXPECTED[name])
 
 
 def test_swapped_halves_name_the_entry() -> None:
-    summary = battery("SwappedSwiGLU")["gradcheck"].summary  # type: ignore[attr-defined]
+    summary = battery("SwappedSwiGLU")["gradcheck"].summary
     assert "/ d b[" in summary or "/ d a[" in summary, summary
 
 
 def test_gated_halves_are_judged_one_at_a_time() -> None:
     results = battery("reglu")
-    kinks = results["kinks"].summary  # type: ignore[attr-defined]
+    kinks = results["kinks"].summary
     assert "a (with b = 1): kinks at 0" in kinks, kinks
-    assert results["saturation"].status is Status.PASS  # type: ignore[attr-defined]
+    assert results["saturation"].status is Status.PASS
 
 
 def test_the_float16_overflow_of_a_product_of_halves_names_the_input() -> None:
-    summary = battery("gated_overflow")["stability"].summary  # type: ignore[attr-defined]
+    summary = battery("gated_overflow")["stability"].summary
     assert "float16" in summary and "nan" in summary, summary
 
 
 def test_a_clipped_backward_at_the_domain_edge_is_a_finding() -> None:
-    findings = battery("clipped_sqrt")["gradcheck"].findings  # type: ignore[attr-defined]
+    findings = battery("clipped_sqrt")["gradcheck"].findings
     assert any("domain is [0, inf)" in f for f in findings), findings
     assert any("edge 0 the backward differs" in f and "autograd 1000" in f for f in findings), findings

@@ -81,8 +81,9 @@ def tensors(
     and (``untie``: an axis) with no two values of a vector along that axis close."""
     lo, hi = _inside(lo, hi)
     strat = arrays(np.float64, tuple(shape), elements=values(lo, hi, large))
-    strat = strat.map(away_from(avoid)) if avoid else strat
-    return strat.map(untied(untie)) if untie is not None else strat
+    # Untied first: pushing ties apart must not move a value back onto a kink.
+    strat = strat.map(untied(untie)) if untie is not None else strat
+    return strat.map(away_from(avoid)) if avoid else strat
 
 
 def _inside(lo: float, hi: float) -> tuple[float, float]:

@@ -498,8 +498,9 @@ def scan_kinks(subject: Subject, lo: float | None = None, hi: float | None = Non
 
 def kinks(subject: Subject, params: dict[str, float] | None = None) -> list[float]:
     """Known kinks: the spec's, or those found by scanning (at ``params``); for a gated
-    subject, those of either half's view (:mod:`verify.halves`); none on a line for a
-    vector-valued or mixing one (its ties are kept apart by the strategies instead)."""
+    subject, those of either half's view (:mod:`verify.halves`); for a vector-valued one,
+    those on the line of vectors of equal entries (its ties are kept apart by the
+    strategies)."""
     if subject.spec is not None:
         return subject.spec.kink_points({**subject.overrides, **(params or {})} or None)
     return _remembered(subject, "kinks", params, derivative=False)
@@ -520,10 +521,8 @@ def _remembered(subject: Subject, what: str, params: dict[str, float] | None, de
         if kind == "gated":
             found = [x for view in views(subject) for x in _remembered(view, what, params, derivative)]
             subject.memo[key] = merge(found)
-        elif kind == "elementwise":
+        else:  # a vector-valued one along the line of equal entries (CReLU's kink at 0)
             subject.memo[key] = scan_kinks(subject, params=params, derivative=derivative)
-        else:
-            subject.memo[key] = []
     return list(subject.memo[key])
 
 
