@@ -244,7 +244,6 @@ def gate(args: Any, subjects: Sequence[Mapping[str, Any]], ok: bool) -> tuple[in
     if getattr(args, "write_baseline", None):
         data = baseline(subjects)
         write_baseline(data, args.write_baseline)
-        lines.append(f"baseline: {len(data['failures'])} failure(s) recorded in {args.write_baseline}")
         code = 0
         verdict = f"BASELINE WRITTEN: {len(data['failures'])} failure(s) recorded in {args.write_baseline}"
     elif getattr(args, "baseline", None):

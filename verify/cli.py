@@ -556,7 +556,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     subjects = [SubjectResult.from_json(s) for s in merged["subjects"]]
     print(f"merged {len(args.inputs)} result file(s), {len(subjects)} subject(s), into {out}")
     if not args.gate:  # its job was the merge: a report can follow in the same pipeline step
-        print(verdict_line(subjects, verdict="results"))
+        print(verdict_line(subjects, gate=False))
         return EXIT_OK
     print(verdict_line(subjects))
     return EXIT_OK if all(r.ok for r in subjects) else EXIT_FAIL
@@ -633,7 +633,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     path = write_report(data, out)
     print(f"report written to {path}")
     if args.from_json:  # rendering was its whole job; the run that made the results was the gate
-        print(verdict_line(results, verdict="results"))
+        print(verdict_line(results, gate=False))
         return EXIT_OK
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
@@ -677,15 +677,19 @@ def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | No
 
 
 def verdict_line(results: Sequence[SubjectResult], stopped: signal.Signals | None = None,
-                 verdict: str | None = None) -> str:
-    """PASSED or FAILED (STOPPED for a stopped run, or ``verdict``) and the counts."""
+                 verdict: str | None = None, gate: bool = True) -> str:
+    """The counts after PASSED or FAILED (STOPPED for a stopped run), after ``verdict``
+    (a baseline's sentence), or, not ``gate`` (a merge, a render), after no verdict."""
     totals = dict.fromkeys(Status, 0)
     for r in results:
         for c in r.checks:
             totals[c.status] += 1
-    if verdict is None:
-        verdict = "PASSED" if totals[Status.FAIL] == totals[Status.ERROR] == 0 else "FAILED"
+    counts = (f"{len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
+              f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")
     if stopped is not None:
-        verdict = f"STOPPED by {stopped.name}"
-    return (f"{verdict}: {len(results)} subject(s), {totals[Status.PASS]} passed, {totals[Status.FAIL]} failed, "
-            f"{totals[Status.ERROR]} errors, {totals[Status.SKIP]} skipped")
+        return f"STOPPED by {stopped.name}: {counts}"
+    if verdict is not None:
+        return f"{verdict} ({counts})"
+    if not gate:
+        return f"results: {counts}"
+    return f"{'PASSED' if totals[Status.FAIL] == totals[Status.ERROR] == 0 else 'FAILED'}: {counts}"
