@@ -103,7 +103,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("verify.runner",),
     ("verify.progress", "verify.report"),  # what the front ends use
     ("verify.ci",),
-    ("verify.cli", "verify.plugin"),  # the front ends
+    ("verify.cli", "verify.plugin", "verify.cuda_ready"),  # the front ends, and tox -e cuda's probe
     ("verify.__main__",),
 ]
 REPORT_READS = ("verify.results", "verify.report")

@@ -34,8 +34,8 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_the_readme_has_its_three_examples() -> None:
-    assert set(examples()) == {"my_acts.py", "test_my_acts.py", "acts_example.py"}
+def test_the_readme_has_its_four_examples() -> None:
+    assert set(examples()) == {"my_acts.py", "test_my_acts.py", "acts_example.py", "fused.py"}
 
 
 def test_the_cli_example_passes(folder: Path) -> None:
@@ -54,6 +54,13 @@ def test_the_pytest_example_passes(folder: Path) -> None:
     done = run(folder, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_acts.py", "--verify-profile", "quick")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert re.search(r"\d+ passed", done.stdout) and "Swish-gradcheck" not in done.stdout  # nothing failed
+
+
+def test_the_fused_example_matches_its_eager_reference(folder: Path) -> None:
+    done = run(folder, "-m", "verify", "check", "fused.py:FusedSiLU", "--reference", "torch.nn:SiLU", "--only",
+               "matches", "--profile", "quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED: 1 subject(s), 1 passed" in done.stdout
 
 
 def test_the_acts_example_is_a_spec_that_passes_the_gate(folder: Path) -> None:

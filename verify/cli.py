@@ -150,6 +150,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", dest="params", type=_param, action="append", default=None, metavar="NAME=VALUE",
                    help="set a parameter (a spec's, or a module's parameter or buffer, broadcast to its shape); "
                         "repeatable")
+    p.add_argument("--reference", metavar="REF",
+                   help="a target the subject is a fast version of (the matches check compares them: forward, "
+                        "gradients, every dtype)")
+    p.add_argument("--layout", metavar="KIND[:DIM[:WIDTH]]", default=None,
+                   help="state the subjects' layout where inference cannot tell: KIND is elementwise, gated, vector "
+                        "or mixing, DIM the feature dimension (1 or -1), WIDTH the input's feature width, e.g. "
+                        "gated:-1:8 (default: inferred by probing)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.add_argument("--verbose", "-v", action="store_true", help="list every skipped check with its reason")
 
@@ -298,7 +305,18 @@ def _context(args: argparse.Namespace) -> Any:
         raise UsageError(f"unknown dtype(s) {unknown}; choose from {', '.join(DTYPES)}")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    return Context(device=device, dtypes=tuple(DTYPES[n] for n in names), profile=args.profile)
+    reference = getattr(args, "reference", None)
+    options: dict[str, Any] = {"matches": {"reference": reference}} if reference else {}
+    layout = getattr(args, "layout", None)
+    if layout:
+        from verify.layout import LayoutError, parse
+
+        try:
+            parse(layout)
+        except LayoutError as exc:
+            raise UsageError(f"--layout: {exc}") from None
+        options["layout"] = {"text": layout}
+    return Context(device=device, dtypes=tuple(DTYPES[n] for n in names), profile=args.profile, options=options)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -393,6 +411,15 @@ def gate(args: argparse.Namespace, ctx: Any,
             progress = Progress(len(targets), len(checks), quiet=args.quiet)
             for line in skipped:
                 progress.note(printable(line))
+            if getattr(args, "reference", None):  # loaded in a worker, like a target, before any check
+                from verify.errors import TargetError
+
+                try:
+                    (loaded,) = pool.resolve([args.reference], None, time_limit_s(ctx, args.timeout))
+                except TargetError as exc:
+                    raise UsageError(f"--reference: {exc}") from None
+                if isinstance(loaded, SubjectResult):
+                    raise UsageError(f"--reference {args.reference}: {loaded.info['error']}")
             names = pool.resolve(targets, args.init, time_limit_s(ctx, args.timeout), _params(args))
             todo = []
             for i, (target, name) in enumerate(zip(targets, names, strict=True)):
@@ -654,6 +681,14 @@ def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | No
             counts[c.status] += 1
         lines.append(f"{printable(r.name):<{width}}  {counts[Status.PASS]:>4}  {counts[Status.FAIL]:>4}  "
                      f"{counts[Status.ERROR]:>5}  {counts[Status.SKIP]:>4}")
+    # A layout other than the plain one (elementwise, features at dimension 1, the whole
+    # line) is said once: it decides what the checks judge.
+    layouts = [(r, r.info["layout"]) for r in results if isinstance(r.info.get("layout"), dict)
+               and (r.info["layout"].get("kind") != "elementwise" or r.info["layout"].get("dim") != 1
+                    or r.info["layout"].get("domain") != ["-inf", "inf"] or r.info["layout"].get("stated"))]
+    if layouts:
+        lines.append("")
+        lines += [f"layout {printable(r.name)}: {printable(str(layout.get('text')))}" for r, layout in layouts]
     problems = [(r, c) for r in results for c in r.checks if c.status in (Status.FAIL, Status.ERROR)]
     if problems:
         lines.append("")

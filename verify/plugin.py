@@ -108,6 +108,21 @@ def where_defined(obj: Any) -> str:
     return f"{getattr(owner, '__module__', 'object')}:{attr}"
 
 
+def _importable(obj: Any) -> str:
+    """A target string for a class or function given as a reference: its module's name
+    where that resolves (an installed package, wherever its files lie), else the file
+    that defines it (see :func:`where_defined`)."""
+    from verify.errors import TargetError
+    from verify.targets import resolve
+
+    where = f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
+    try:
+        resolve(where)
+    except TargetError:
+        return where_defined(obj)
+    return where
+
+
 def iter_checks(targets: Iterable[Any], only: Sequence[str] | None = None, skip: Sequence[str] = (),
                 profile: str | None = None, reference: Any = None) -> Iterable[tuple[Subject, CheckRunner]]:
     """Every (subject, check) pair, in the public check order, for ``profile`` (by
@@ -118,7 +133,7 @@ def iter_checks(targets: Iterable[Any], only: Sequence[str] | None = None, skip:
     checks = select_checks(only, skip, profile or _options["profile"])
     options = {}
     if reference is not None:
-        where = reference if isinstance(reference, str) else where_defined(reference)
+        where = reference if isinstance(reference, str) else _importable(reference)
         resolve(where)  # a reference that cannot be resolved fails the collection, as a target does
         options = {"matches": {"reference": where}}
     for t in targets:
