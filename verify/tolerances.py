@@ -323,6 +323,13 @@ PROPAGATION_SIGMAS = 4.0
 KAIMING_SIGMA_W2 = 2.0
 # A depth experiment shorter than this (the variance overflows earlier) is not run.
 PROPAGATION_MIN_DEPTH = 10
+# The depth experiment keeps every layer's graph for its backward: what one call of the
+# subject holds per unit, measured on a small call, sizes it to fit this many bytes
+# (a worker's memory limit is at least 1 GiB), fewer inputs first (the tolerance is
+# per input, so a smaller batch keeps it), then fewer layers; below
+# PROPAGATION_MIN_BATCH inputs and PROPAGATION_MIN_DEPTH layers it is not run.
+PROPAGATION_MEMORY_BYTES = 512 * 2**20
+PROPAGATION_MIN_BATCH = 16
 # The sigma_b^2 at which the edge of chaos is searched (Poole et al. 2016 and Schoenholz
 # et al. 2017 draw their phase diagrams over sigma_b^2 up to about 0.5).
 SIGMA_B2_GRID = (0.0, 0.01, 0.05, 0.1, 0.2, 0.5)

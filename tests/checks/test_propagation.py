@@ -17,7 +17,9 @@ from torch import Tensor, nn
 
 import acts
 from acts import Activation, Kind, Properties
+from verify import tolerances as tol
 from verify.analysis.meanfield import Q_MAX, Q_MIN, MeanField
+from verify.checks.propagation import experiment_bytes, sized
 from verify.results import Status
 
 
@@ -182,3 +184,40 @@ def test_overflow_inside_the_activation_is_named_not_blamed_on_the_backward(run:
     assert r.status is Status.SKIP, r.summary
     assert "exp gave inf, an overflow inside the activation" in r.summary
     assert 709 < r.details["nonfinite_x"] < 1000
+
+
+class GaussianKernels(nn.Module):
+    """Costly but correct: a kernel-expansion activation (a sum of K fixed Gaussian
+    bumps), which builds a (..., K) tensor for every input element and saves it twice
+    for the backward."""
+
+    def __init__(self, k: int = 1000) -> None:
+        super().__init__()
+        self.register_buffer("centers", torch.linspace(-5, 5, k))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.exp(-(x[..., None] - self.centers) ** 2).sum(-1) / 10
+
+
+def test_a_costly_activation_gets_a_depth_experiment_sized_to_the_budget(run: Any) -> None:
+    r = run("propagation", GaussianKernels())
+    assert r.status is Status.PASS, r.summary
+    d = r.details
+    assert d["held_bytes_per_unit"] >= 4 * 1000  # at least one (..., K) float32 tensor kept per unit
+    assert (d["batch"], d["depth"]) < (tol.PROPAGATION_BATCH, tol.PROPAGATION_DEPTH)
+    assert experiment_bytes(d["held_bytes_per_unit"], d["peak_bytes_per_unit"], d["width"], d["batch"],
+                            d["depth"]) <= tol.PROPAGATION_MEMORY_BYTES
+    assert any("past its 512 MiB budget: cut to" in f for f in r.findings), r.findings
+    assert "empirical_log_ratio" in d  # the experiment ran, smaller
+
+
+def test_sizing_cuts_the_batch_first_then_the_depth_and_then_gives_up() -> None:
+    width, budget = 256, tol.PROPAGATION_MEMORY_BYTES
+    assert sized(10.0, 10.0, width, 256, 50) == (256, 50)  # fits as it is
+    batch, depth = sized(2000.0, 3000.0, width, 256, 50)
+    assert tol.PROPAGATION_MIN_BATCH <= batch < 256 and depth == 50
+    assert experiment_bytes(2000.0, 3000.0, width, batch, depth) <= budget
+    batch, depth = sized(8000.0, 12000.0, width, 256, 50)
+    assert batch == tol.PROPAGATION_MIN_BATCH and tol.PROPAGATION_MIN_DEPTH <= depth < 50
+    assert experiment_bytes(8000.0, 12000.0, width, batch, depth) <= budget
+    assert sized(1e6, 1e6, width, 256, 50)[1] < tol.PROPAGATION_MIN_DEPTH

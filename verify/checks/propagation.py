@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from verify import tolerances as tol
 from verify.analysis.kinkscan import kinks as kinks_of
 from verify.analysis.meanfield import Q_MAX, SIGMA_W2_GRID, MeanField
+from verify.analysis.memory import LiveMemory
 from verify.checks._edges import by_channel, call, evaluate, first_nonfinite_op, lay
 from verify.checks._layout import channel_dependent
 from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
@@ -151,11 +152,24 @@ def check_propagation(subject: Subject, ctx: Context) -> Outcome:
     qs = mf.trajectory(q0, sw2, sb2, depth)
     over = np.flatnonzero(~np.isfinite(qs) | (qs > Q_MAX))
     used = depth if over.size == 0 else int(over[0])
-    details.update({"sigma_w2": sw2, "sigma_b2": sb2, "depth": used, "width": width, "batch": batch,
-                    "seed": seed, "q0": q0})
     if used < depth:
         findings.append(f"the variance passes {Q_MAX:g} after {used} layers at sigma_w^2 = {sw2:g}, "
                         f"sigma_b^2 = {sb2:g}; the depth experiment is cut to {used} layers")
+    held, peak = unit_bytes(subject, ctx.device, width)
+    fits_batch, fits_depth = sized(held, peak, width, batch, used)
+    details.update({"held_bytes_per_unit": held, "peak_bytes_per_unit": peak,
+                    "memory_budget_bytes": tol.PROPAGATION_MEMORY_BYTES})
+    if (fits_batch, fits_depth) != (batch, used):
+        cost = experiment_bytes(held, peak, width, batch, used)
+        fitted = (f"cut to {fits_batch} inputs and {fits_depth} layers" if fits_depth >= tol.PROPAGATION_MIN_DEPTH
+                  else "not run")
+        findings.append(f"the depth experiment at {batch} inputs and {used} layers would hold {cost / 2**20:.4g} MiB "
+                        f"(one call of the activation holds {held:.4g} B per unit for the backward and peaks at "
+                        f"{peak:.4g} B per unit), past its {tol.PROPAGATION_MEMORY_BYTES / 2**20:g} MiB budget: "
+                        f"{fitted}")
+        batch, used = fits_batch, fits_depth
+    details.update({"sigma_w2": sw2, "sigma_b2": sb2, "depth": used, "width": width, "batch": batch,
+                    "seed": seed, "q0": q0})
     qs = qs[: used + 1]
     summary_run = ""
     if used >= tol.PROPAGATION_MIN_DEPTH:
@@ -249,6 +263,61 @@ def torch_gain(subject: Subject) -> tuple[str, float] | None:
     return nonlinearity, float(nn.init.calculate_gain(cast(Any, nonlinearity), slope))
 
 
+def _layer(subject: Subject, fn: Any, units: int) -> Any:
+    """phi on a (batch, width) tensor of ``units`` units through the subject ``fn``."""
+    base = subject.base_shape
+    shared = not channel_dependent(subject) and units % base[1] == 0
+
+    def phi(h: Tensor) -> Tensor:
+        if shared:  # every channel computes phi: spread the units over all of them
+            shape = (1, base[1], -1) + (1,) * (len(base) - 3) if len(base) >= 3 else (-1, base[1])
+            return fn(h.reshape(shape).clone()).reshape(h.shape)  # a copy: fn may work in place
+        y = by_channel(subject, call(subject, fn, lay(subject, h.reshape(-1))))[0]
+        return y.reshape(h.shape)
+
+    return phi
+
+
+# Inputs of the small call that measures what one layer costs.
+PROBE_BATCH = 4
+
+
+def unit_bytes(subject: Subject, device: str, width: int) -> tuple[float, float]:
+    """Bytes per unit of one float32 layer of the depth experiment, measured on a small
+    call: held after its forward (its input, output and what its graph saved for the
+    backward) and at the forward's peak."""
+    fn = subject.instance(torch.float32, device)
+    phi = _layer(subject, fn, PROBE_BATCH * width)
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randn(PROBE_BATCH, width, generator=gen).to(device).requires_grad_()
+    with LiveMemory() as mem, torch.enable_grad():
+        a = phi(h)
+        held, peak = mem.current, mem.peak
+    del a
+    return (held + h.nbytes) / h.numel(), peak / h.numel()
+
+
+def experiment_bytes(held: float, peak: float, width: int, batch: int, depth: int) -> float:
+    """What the depth experiment holds at once: every layer's graph and weights, and
+    one forward's transients."""
+    return batch * width * (depth * held + peak) + depth * width * width * 4
+
+
+def sized(held: float, peak: float, width: int, batch: int, depth: int) -> tuple[int, int]:
+    """The batch and depth that fit :data:`~verify.tolerances.PROPAGATION_MEMORY_BYTES`:
+    fewer inputs first, then fewer layers (a depth below the minimum: not run)."""
+    budget = tol.PROPAGATION_MEMORY_BYTES
+    if experiment_bytes(held, peak, width, batch, depth) <= budget:
+        return batch, depth
+    per_input = width * (depth * held + peak)
+    fewer = int((budget - depth * width * width * 4) // per_input) if per_input > 0 else batch
+    if fewer >= tol.PROPAGATION_MIN_BATCH:
+        return min(batch, fewer), depth
+    batch = min(batch, tol.PROPAGATION_MIN_BATCH)
+    per_layer = batch * width * held + width * width * 4
+    return batch, max(0, min(depth, int((budget - batch * width * peak) // per_layer)))
+
+
 def depth_experiment(subject: Subject, device: str, q0: float, sigma_w2: float, sigma_b2: float, depth: int,
                      width: int, batch: int, seed: int) -> tuple[float, float]:
     """The mean over a batch of log(|dL/dh_0| / |dL/dh_L|) in a float32 MLP
@@ -267,16 +336,7 @@ def depth_experiment(subject: Subject, device: str, q0: float, sigma_w2: float, 
     def draw(*shape: int, std: float, g: torch.Generator = gen) -> Tensor:
         return (torch.randn(shape, generator=g, dtype=torch.float32) * std).to(device)
 
-    base = subject.base_shape
-    shared = not channel_dependent(subject) and (batch * width) % base[1] == 0
-
-    def phi(h: Tensor) -> Tensor:
-        if shared:  # every channel computes phi: spread the units over all of them
-            shape = (1, base[1], -1) + (1,) * (len(base) - 3) if len(base) >= 3 else (-1, base[1])
-            return fn(h.reshape(shape).clone()).reshape(h.shape)  # a copy: fn may work in place
-        y = by_channel(subject, call(subject, fn, lay(subject, h.reshape(-1))))[0]
-        return y.reshape(h.shape)
-
+    phi = _layer(subject, fn, batch * width)
     std_w = math.sqrt(sigma_w2 / width)
     h = draw(batch, width, std=math.sqrt(q0))
     layers: list[tuple[Tensor, Tensor, Tensor]] = []
