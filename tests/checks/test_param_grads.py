@@ -140,3 +140,22 @@ def test_a_wrong_gradient_names_the_parameter_x_and_both_values(run: Any) -> Non
     ds = float(s * (1 - s))
     assert abs(d["analytical"] - d["x"] * ds) < 1e-9
     assert abs(d["numerical"] - d["x"] ** 2 * ds) < 1e-5
+
+
+class NumpyPReLU(nn.Module):
+    """Planted bug: PReLU evaluated through NumPy and wrapped back into a tensor, which
+    cuts the output, and with it the slope, from the graph."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slope = nn.Parameter(torch.tensor(0.25))
+
+    def forward(self, x: Tensor) -> Tensor:
+        a, s = x.detach().cpu().numpy(), self.slope.item()
+        return torch.from_numpy((a * (a > 0) + s * a * (a <= 0)).astype(a.dtype)).to(x.device)
+
+
+def test_an_output_cut_from_the_graph_leaves_every_parameter_without_a_gradient(run: Any) -> None:
+    r = run("param_grads", NumpyPReLU())
+    assert r.status is Status.FAIL, r.summary
+    assert r.summary.startswith("parameter(s) slope require grad but receive no gradient (None)"), r.summary

@@ -20,7 +20,10 @@ def _missing_gradients(fn: Any, names: list[str], x: torch.Tensor) -> list[str]:
     fn.zero_grad(set_to_none=True)
     # The input requires grad too, so that a forward using every parameter detached
     # still has a graph to run backward through.
-    fn(x.detach().requires_grad_()).sum().backward()
+    y = fn(x.detach().requires_grad_())
+    if not y.requires_grad:  # an output cut from the graph: nothing reaches any parameter
+        return [n for n, p in fn.named_parameters() if p.requires_grad and n in names]
+    y.sum().backward()
     return [n for n, p in fn.named_parameters() if p.requires_grad and n in names and p.grad is None]
 
 
