@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verify.discover import Found, definition_line, imported, is_whole, only_imports
+from verify.discover import WITH_IMPORTED, Found, definition_line, is_whole, only_imports
 from verify.errors import TargetError
 
 BASELINE_VERSION = 1
@@ -209,17 +209,15 @@ def expand(targets: Sequence[str], shard_text: str | None,
             names = None if with_imported else only_imports(t)
             if names:  # said before the file's imports (torch's among them) are paid for
                 raise TargetError(_imports_only(t, names))
-            found = discover(t)
-            brought = imported(found)
-            own = found.targets + (tuple(f"{t}:{name}" for name in brought) if with_imported else ())
-            if not own:
+            found = discover(t + WITH_IMPORTED if with_imported else t)
+            if not found.targets:
+                brought = () if with_imported else discover(t + WITH_IMPORTED).targets
                 if brought:
-                    raise TargetError(_imports_only(t, brought))
+                    raise TargetError(_imports_only(t, [b.rpartition(":")[2] for b in brought]))
                 raise TargetError(f"{t} defines no activation to check"
                                   + (f" (skipped: {', '.join(n for n, _ in found.skipped)})" if found.skipped else ""))
-            out += own
-            skipped += [f"skipped {t}:{name}: {why}" for name, why in found.skipped
-                        if not (with_imported and name in brought)]
+            out += found.targets
+            skipped += [f"skipped {t}:{name}: {why}" for name, why in found.skipped]
         else:
             out.append(t)
     if shard_text:

@@ -11,8 +11,8 @@ defines, never what it imports:
   ``Activation`` (a function is never called just to find out what it is).
 
 Everything else the file defines that looks like an activation is listed as skipped,
-with the reason, so nothing is dropped silently; so is an activation it imports (checked
-with ``--imported``).
+with the reason, so nothing is dropped silently. What it imports is checked only when
+asked (``--imported``).
 """
 
 from __future__ import annotations
@@ -46,35 +46,34 @@ def is_whole(target: str) -> bool:
     return ":" not in target and (target.endswith(".py") or "/" in target or "." in target)
 
 
+# Asks for the activations a whole file imports as well: the worker that imports the
+# file is sent the target string alone, so the request travels on it.
+WITH_IMPORTED = "+imported"
+
+
 def discover(where: str) -> Found:
+    """What ``where`` defines; with :data:`WITH_IMPORTED` appended, what it imports too."""
+    imports = where.endswith(WITH_IMPORTED)
+    where = where.removesuffix(WITH_IMPORTED)
     module = load_file(where) if where.endswith(".py") or "/" in where else load_module(where)
     targets: list[str] = []
     skipped: list[tuple[str, str]] = []
     specs = {name: obj for name, obj in vars(module).items() if isinstance(obj, Activation)}
     described = {spec.module: name for name, spec in specs.items()}
+    brought: list[str] = []
     for name, obj in vars(module).items():
         if name.startswith("_"):
             continue
         if not _defined_here(obj, module, specs):
-            if (inspect.isclass(obj) or inspect.isfunction(obj)) and _why_not(name, obj, described) is None:
-                skipped.append((name, f"{IMPORTED}{obj.__module__}; pass --imported to check it"))
+            if imports and (inspect.isclass(obj) or inspect.isfunction(obj)) and _why_not(name, obj, described) is None:
+                brought.append(f"{where}:{name}")
             continue
         reason = _why_not(name, obj, described)
         if reason is None:
             targets.append(f"{where}:{name}")
         elif reason:
             skipped.append((name, reason))
-    return Found(tuple(targets), tuple(skipped))
-
-
-# The reason an imported activation is left out; it travels with the others from the
-# worker that imported the file, and --imported takes these names back as targets.
-IMPORTED = "imported from "
-
-
-def imported(found: Found) -> tuple[str, ...]:
-    """The names of the activations a whole file imports rather than defines."""
-    return tuple(name for name, why in found.skipped if why.startswith(IMPORTED))
+    return Found(tuple(targets + brought), tuple(skipped))
 
 
 def only_imports(where: str) -> list[str] | None:
