@@ -36,10 +36,14 @@ def examples() -> dict[str, str]:
 
 
 def copy_checkout(to: Path) -> None:
-    """The checkout's files as a fresh clone (with what is not committed yet) has them."""
+    """The checkout's files as a fresh clone (with what is not committed yet) has them;
+    a virtual environment made inside the checkout (README's .tox-venv) is not one."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
                             check=True).stdout.decode().split("\0")
+    environments = {cfg.parent.name for cfg in ROOT.glob("*/pyvenv.cfg")}
     for name in filter(None, listed):
+        if name.split("/")[0] in environments:
+            continue
         source = ROOT / name
         if source.is_file():
             (to / name).parent.mkdir(parents=True, exist_ok=True)
