@@ -80,7 +80,7 @@ def test_the_page_compares_activations(report: Path) -> None:
 
 def test_rerender_from_json_without_running(report: Path, tmp_path: Path) -> None:
     rc = main(["report", "--from", str(report / "results.json"), "--out", str(tmp_path)])
-    assert rc == 1
+    assert rc == 0  # report --from did its job; the failure is in the page
     assert "leaky_nan" in (tmp_path / "index.html").read_text()
 
 
