@@ -8,7 +8,8 @@ loudly, naming the import, on a torch where one of them moved.
   for every tensor storage an op allocates while it runs, and ``stability`` and
   ``propagation`` name the first op that turns finite inputs into inf or NaN. A dispatch
   mode is the only way to see each op's outputs as they are made; torch has no public
-  equivalent.
+  equivalent. ``opcheck`` finds, the same way, every ``torch.library`` custom operator a
+  subject dispatches to, with the arguments of each call.
 * ``tree_leaves`` (``torch.utils._pytree``): flattens an op's arguments and outputs inside
   that mode (nested tuples and lists of tensors), the way torch's own modes do.
 * ``is_graph_break`` (``torch._dynamo.exc.Unsupported``): the ``compile`` check tells a

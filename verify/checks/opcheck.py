@@ -58,7 +58,7 @@ def check_opcheck(subject: Subject, ctx: Context) -> Outcome:
     """torch.library.opcheck on every custom operator the subject dispatches to."""
     if not hasattr(torch.library, "opcheck"):
         return skipped(f"torch.library.opcheck needs torch >= 2.4 (this is torch {torch.__version__})")
-    # Watching the callers too loads torch._dynamo (seconds); opcheck loads it anyway,
+    # Watching the callers too loads Dynamo (seconds); opcheck loads it anyway,
     # but a subject without a custom operator, the common case, must skip at once.
     if not any(custom_op_calls(subject, ctx, dtype, callers=False) for dtype in TRACED_DTYPES):
         return skipped("the subject calls no torch.library custom operator")
@@ -122,7 +122,7 @@ def custom_op_calls(subject: Subject, ctx: Context, dtype: torch.dtype, callers:
         pass
 
     # Set after the class is made: torch wraps a __torch_dispatch__ written in the class
-    # body so that Dynamo skips it, and that wrapper's first call imports torch._dynamo
+    # body so that Dynamo skips it, and that wrapper's first call imports Dynamo
     # (seconds), a price every subject would pay here for a mode never compiled.
     Watch.__torch_dispatch__ = watch  # type: ignore[method-assign]
 
