@@ -341,7 +341,8 @@ def test_9_the_limit_is_cpu_time_one_slow_check_costs_itself_and_load_changes_no
         assert r.returncode == 1, r.stdout + r.stderr
         runs.append({name: {cid: c["status"] for cid, c in checks.items()} for name, checks in by.items()})
         slow = by["SlowJvp"]["forward_ad"]
-        assert slow["summary"] == "forward_ad ran past its 4 s limit of CPU time", slow
+        # Its CPU-time limit, unless a machine more than 4 times oversubscribed reached the backstop first.
+        assert slow["summary"].startswith("forward_ad ran past "), slow
         assert by["Drowsy"]["special_values"]["duration_s"] > 4  # past the limit by the clock only
     assert runs[0] == runs[1] == {
         "SlowJvp": {"gradcheck": "pass", "forward_ad": "error", "special_values": "pass", "determinism": "pass"},
@@ -349,15 +350,20 @@ def test_9_the_limit_is_cpu_time_one_slow_check_costs_itself_and_load_changes_no
     }
 
 
-def test_9_in_process_the_limit_is_cpu_time_with_a_wall_clock_backstop() -> None:
-    from verify.runner import WALL_BACKSTOP_FACTOR, CheckTimeout, time_limit
+def test_9_in_process_the_limit_is_cpu_time_with_a_wall_clock_backstop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from verify import runner
+    from verify.runner import CheckTimeout, time_limit
 
     with time_limit(0.5):  # asleep past the limit: no CPU time used
         time.sleep(0.8)
-    with pytest.raises(CheckTimeout, match=r"ran past its 0.3 s limit of CPU time"), time_limit(0.3):
-        while True:
-            pass
     start = time.monotonic()
     with pytest.raises(CheckTimeout, match=r"by the clock"), time_limit(0.2):
         time.sleep(10)
-    assert time.monotonic() - start >= WALL_BACKSTOP_FACTOR * 0.2
+    assert time.monotonic() - start >= runner.WALL_BACKSTOP_FACTOR * 0.2
+    # However loaded the machine, only the CPU time can stop a busy loop here.
+    monkeypatch.setattr(runner, "WALL_BACKSTOP_FACTOR", 1000.0)
+    cpu = time.process_time()
+    with pytest.raises(CheckTimeout, match=r"ran past its 0.3 s limit of CPU time"), time_limit(0.3):
+        while True:
+            pass
+    assert time.process_time() - cpu >= 0.3
