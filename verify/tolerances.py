@@ -101,6 +101,11 @@ STABILITY_REFINE_POINTS = 64
 # first EXHAUSTIVE_FIRST breaks (smallest |x|) with the count.
 EXHAUSTIVE_DTYPES = (torch.float16, torch.bfloat16)
 EXHAUSTIVE_FIRST = 5
+# A gated activation's halves are swept one at a time over every 16-bit value, the other
+# half held at a typical value (1) and at values whose product with an ordinary one
+# overflows float16 (300 * 300 = 90000 > 65504): (a * b) * sigmoid(a) is then
+# -inf * 0 = NaN at a = -300, b = 300, where silu(a) * b is 0.
+GATED_HELD = (1.0, -300.0, 300.0)
 
 # An infinite output in float32 / bfloat16 / float16 is the correctly rounded answer
 # when the float64 truth is at least the dtype's max less OVERFLOW_ULPS roundings: a

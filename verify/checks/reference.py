@@ -19,6 +19,7 @@ from torch import Tensor
 from verify import tolerances as tol
 from verify.analysis.kinkscan import kinks as kinks_of
 from verify.checks._grad import formula_with_params, sample_strategy, settings_label
+from verify.checks._layout import position
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.strategies import falsify, to_tensor
 from verify.subject import Subject
@@ -31,6 +32,20 @@ def _value_and_grad(fn: Any, x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]
     if g is None:
         g = torch.zeros_like(x)
     return y.detach(), g.detach()
+
+
+def _output_shape(fn: Any, x: Tensor) -> torch.Size:
+    with torch.no_grad():
+        return fn(x.double()).shape
+
+
+def _term_sizes(fn: Any, x: Tensor, w: Tensor) -> Tensor:
+    """For each input, sum_i |w_i dy_i/dx_j| in float64 plus max |w|: the size of the
+    terms its gradient sums (small inputs: the Jacobian whole)."""
+    jac = torch.autograd.functional.jacobian(fn, x.detach().double())
+    jac = jac.reshape(w.numel(), x.numel()).abs().nan_to_num(nan=0.0, posinf=0.0)
+    # Never below the incoming gradient's own size, the floor an elementwise one has.
+    return (w.double().abs().reshape(-1, 1) * jac).sum(0).reshape(x.shape) + float(w.abs().max())
 
 
 def _on_kink(x: Tensor, kinks: list[float]) -> Tensor:
@@ -75,7 +90,12 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
     """Forward and input gradient against the reference formula, per dtype."""
     spec = subject.spec
     params = spec.defaults() if spec is not None and spec.params else None
-    if spec is None and subject.not_positionwise is not None:
+    # A gated subject is held to itself in float64 too, its outputs and gradients compared
+    # position by position in their own shapes. A vector-valued one is not: its
+    # reductions (a sum, a variance, a threshold between entries) cancel, and without a
+    # plain formula run in the dtype there is no bound on what that costs.
+    positionwise = subject.not_positionwise is None
+    if spec is None and not positionwise and subject.layout.kind != "gated":
         return skipped(f"no reference formula, and {subject.not_positionwise}")
     rounds: list[tuple[torch.dtype, str, Any, torch.dtype]]
     if spec is None:
@@ -99,8 +119,10 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
         if formula is None:
             truth_fn, naive_fn = subject.instance(torch.float64, ctx.device, params), None
         else:
-            truth_fn = formula_with_params(formula, subject.instance(torch.float64, ctx.device, params))
-            naive_fn = formula_with_params(formula, subject.instance(dtype, ctx.device, params))
+            # The formula takes the subject's own layout; the checks' inputs have features at 1.
+            truth_fn = subject.layout.adapt(formula_with_params(formula, subject.instance(torch.float64, ctx.device,
+                                                                                          params)))
+            naive_fn = subject.layout.adapt(formula_with_params(formula, subject.instance(dtype, ctx.device, params)))
         large = tol.REFERENCE_RANGE.get(dtype, tol.STABLE_RANGE)
         state: dict[str, Any] = {}
 
@@ -108,30 +130,44 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
                  truth_fn: Any = truth_fn, state: dict = state, truth_name: str = truth_name,
                  tol_dtype: torch.dtype = tol_dtype) -> str | None:
             x = to_tensor(a, dtype, ctx.device)
-            w = torch.linspace(0.5, 1.5, x.numel(), device=ctx.device).reshape(x.shape).to(dtype)
+            out_shape = x.shape if positionwise else _output_shape(truth_fn, x)
+            w = torch.linspace(0.5, 1.5, out_shape.numel(), device=ctx.device).reshape(out_shape).to(dtype)
             y, g = _value_and_grad(subject_fn, x, w)
             y_true, g_true = _value_and_grad(truth_fn, x.double(), w.double())
             y_naive, g_naive = (None, None) if naive_fn is None else _value_and_grad(naive_fn, x, w)
             spreads: dict[str, Tensor | float] = {"output": 0.0, "gradient": 0.0}
             if naive_fn is None:  # the truth at inputs an intermediate's rounding away
-                step = 1 + tol.REFERENCE_INPUT_ROUNDINGS * tol.EPS[dtype] * torch.tensor([-1.0, 1.0])
-                moved = [_value_and_grad(truth_fn, x.double() * float(k), w.double()) for k in step]
+                step = tol.REFERENCE_INPUT_ROUNDINGS * tol.EPS[dtype]
+                # Every input moved the same way, and (for a function of several inputs,
+                # whose kinks lie where its inputs meet: sparsemax's support) in turn.
+                signs = [torch.ones_like(x, dtype=torch.float64)]
+                if not positionwise:
+                    gen = torch.Generator().manual_seed(0)
+                    signs.append(torch.randint(0, 2, tuple(x.shape), generator=gen).double() * 2 - 1)
+                moved = [_value_and_grad(truth_fn, x.double() * (1 + k * step * s), w.double())
+                         for s in signs for k in (-1.0, 1.0)]
                 spreads = {"output": torch.stack([(m[0] - y_true).abs() for m in moved]).amax(0).nan_to_num(0.0),
                            "gradient": torch.stack([(m[1] - g_true).abs() for m in moved]).amax(0).nan_to_num(0.0)}
             on_kink = _on_kink(x, kinks)
+            # A gradient entry of a function of several inputs sums one term per output
+            # it feeds: its rounding scales with the size of those terms.
+            terms = w.double().abs() if positionwise else _term_sizes(truth_fn, x, w)
             for what, got, truth, naive, scale in (("output", y, y_true, y_naive, 1.0),
-                                                   ("gradient", g, g_true, g_naive, w.double().abs())):
+                                                   ("gradient", g, g_true, g_naive, terms)):
                 if naive is not None:
                     scale = 1.0
-                excess = _excess(got, truth, naive, tol_dtype, scale, spreads[what]).masked_fill(on_kink, -math.inf)
+                skip = on_kink if got.shape == on_kink.shape else torch.zeros(got.shape, dtype=torch.bool)
+                excess = _excess(got, truth, naive, tol_dtype, scale, spreads[what]).masked_fill(skip, -math.inf)
                 i = int(excess.flatten().argmax())
                 err = float((got.double() - truth).abs().flatten()[i])
                 if err > state.get(what, {}).get("abs_error", -1.0):
                     state[what] = {"abs_error": err, "rel_error": err / max(abs(float(truth.flatten()[i])), 1e-300),
-                                   "x": float(x.flatten()[i]), "got": float(got.flatten()[i]),
+                                   "x": float(x.flatten()[i]) if got.shape == x.shape else None, "got": float(got.flatten()[i]),
                                    "expected": float(truth.flatten()[i])}
                 if float(excess.flatten()[i]) > 0:
-                    return (f"{what} in {str(dtype).removeprefix('torch.')} off at x={float(x.flatten()[i]):.6g}: "
+                    at = f"x={float(x.flatten()[i]):.6g}" if got.shape == x.shape else \
+                        f"output {list(position(got, i))}"
+                    return (f"{what} in {str(dtype).removeprefix('torch.')} off at {at}: "
                             f"got {float(got.flatten()[i]):.6g}, {truth_name} {float(truth.flatten()[i]):.6g}")
             return None
 

@@ -50,6 +50,7 @@ from verify.checks._edges import Fn, evaluate, first_nonfinite_op, lay
 from verify.checks._grad import settings_label
 from verify.checks._layout import dtype_name
 from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.halves import views
 from verify.strategies import _inside
 from verify.subject import Subject
 
@@ -126,6 +127,10 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
             records[name] = record
         by_setting.append({"params": params, "dtypes": records})
 
+    halves = _gated_halves(subject, ctx, required) if subject.layout.kind == "gated" else []
+    for text, brk, name in halves:
+        failures.append((text, brk, name))
+        failing.append(settings[0])
     details: dict[str, Any] = {"required_range": required, "dtypes": by_setting[0]["dtypes"]}
     if len(by_setting) > 1:
         details["settings"] = by_setting
@@ -135,8 +140,9 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
         details["break"] = {"dtype": name, "x": brk.x, "what": brk.what, "value": brk.value}
         details["params"] = failing[0]
         dt = getattr(torch, name)
-        cause = first_nonfinite_op(subject.instance(dt, ctx.device, failing[0]),
-                                   lay(subject, torch.tensor([brk.x], dtype=torch.float64).to(ctx.device, dt)))
+        line = next((h.line for h in halves if h[1] is brk), subject)
+        cause = first_nonfinite_op(line.instance(dt, ctx.device, failing[0]),
+                                   lay(line, torch.tensor([brk.x], dtype=torch.float64).to(ctx.device, dt)))
         details["cause"] = cause
         if cause is not None:
             message += f" ({cause} inside the activation)"
@@ -147,6 +153,37 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
     if findings:
         summary += f"; {len(findings)} break(s) beyond it: " + "; ".join(findings)
     return passed(summary, details=details, findings=findings)
+
+
+class _HalfBreak(tuple):
+    """(message, break, dtype name) of a gated half's sweep, with the view it was found on."""
+
+    line: Any
+
+
+def _gated_halves(subject: Subject, ctx: Context, required: float) -> list[_HalfBreak]:
+    """Every 16-bit value of one half of a gated subject, the other half held at each of
+    ``GATED_HELD``: the first break within the required range per half, held value and
+    dtype (a product of the halves that overflows, where the subject's float64 value
+    fits)."""
+    found: list[_HalfBreak] = []
+    for held in tol.GATED_HELD:
+        for view in views(subject, held):
+            for dt in tol.EXHAUSTIVE_DTYPES:
+                name = dtype_name(dt)
+                bad = _every_value(view, None, dt, ctx.device, required)["inside"]
+                if not bad["count"]:
+                    continue
+                kinds, xs = _describe_values(bad)
+                var = view.label.split(" ")[0]
+                first = bad["first"][0]
+                text = (f"{name}: {kinds} at {bad['count']} {name} values of {view.label} (first at {var} = {xs}), "
+                        f"where the subject's float64 value and gradient are finite in {name}")
+                item = _HalfBreak((text, Break(first["x"], first["what"], first["value"]), name))
+                item.line = view
+                found.append(item)
+                break  # one dtype per half and held value says it
+    return found
 
 
 def _describe(b: Break) -> str:
@@ -239,7 +276,9 @@ class _Scan:
         spec = subject.spec
         self.reference: Fn | None = None
         if spec is not None:
-            self.reference = functools.partial(spec.reference, **{**spec.defaults(), **(params or {})})
+            # In the subject's own layout, as the checks' inputs are moved to it.
+            self.reference = subject.layout.adapt(
+                functools.partial(spec.reference, **{**spec.defaults(), **(params or {})}))
         self.lo, self.hi = _inside(*subject.domain(params))
         # float64 only: per side, per quantity, the |x| from which an infinity is an
         # overflow of the true value, per channel (inf: none yet).
