@@ -24,6 +24,7 @@ EXPECTED: dict[str, set[str]] = {
     "SwappedSwiGLU": {"gradcheck"},
     "WrongGateSwiGLU": {"gradcheck"},
     "gated_overflow": {"stability"},
+    "gate_swallows_nan": {"special_values"},
     "DyT": set(),
     "WrongAxisDyT": {"param_grads"},
     "softmax_fn": set(),
@@ -66,3 +67,13 @@ def test_a_clipped_backward_at_the_domain_edge_is_a_finding() -> None:
     findings = battery("clipped_sqrt")["gradcheck"].findings
     assert any("domain is [0, inf)" in f for f in findings), findings
     assert any("edge 0 the backward differs" in f and "autograd 1000" in f for f in findings), findings
+
+
+def test_the_ab_grid_names_a_swallowed_nan() -> None:
+    summary = battery("gate_swallows_nan")["special_values"].summary
+    assert "b=nan" in summary and "came out as a number" in summary, summary
+
+
+def test_a_product_overflow_of_the_halves_names_both() -> None:
+    summary = battery("gated_overflow")["stability"].summary
+    assert "(with a = -300)" in summary or "(with b = -300)" in summary, summary

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ from verify import tolerances as tol
 from verify.checks._edges import Fn, by_channel, call, evaluate, lay
 from verify.checks._layout import CALL_ERRORS, dtype_name, first_line
 from verify.checks.base import Context, Outcome, check, failed, passed
+from verify.halves import half_view
 from verify.strategies import _inside, domain_range
 from verify.subject import Subject
 
@@ -63,6 +65,7 @@ def check_special_values(subject: Subject, ctx: Context) -> Outcome:
     nan_limits: dict[str, list[str]] = {"-inf": [], "+inf": []}
     records: dict[str, dict[str, Any]] = {}
 
+    line = _declared_line(subject)
     for dt in dtypes:
         name = dtype_name(dt)
         fn = subject.instance(dt, ctx.device)
@@ -70,21 +73,22 @@ def check_special_values(subject: Subject, ctx: Context) -> Outcome:
         rec["nan_propagation"], why = _nan_propagation(subject, fn, dt, ctx.device, (lo, hi))
         if why:
             problems.append((f"{name}: {why}", math.nan))
+        fn = line.instance(dt, ctx.device)
 
         for key, v, side in INFINITIES:
             if (v < 0 and lo > -math.inf) or (v > 0 and hi < math.inf):
                 rec[key] = "outside domain"
                 continue
             rec[key], why = _unless_crash(f"a {v:+} input", lambda fn=fn, dt=dt, side=side: _at_infinity(
-                subject, fn, dt, ctx.device, side, judged))
+                line, fn, dt, ctx.device, side, judged))
             if why:
                 problems.append((f"{name}: {why}", v))
-            elif spec is None and isinstance(rec[key], float) and math.isnan(rec[key]):
+            elif line.spec is None and isinstance(rec[key], float) and math.isnan(rec[key]):
                 nan_limits[f"{v:+}"].append(name)
 
         if lo < 0.0 < hi:
             rec["at_neg_zero"], why = _unless_crash("a -0.0 input", lambda fn=fn, dt=dt: _negative_zero(
-                subject, fn, dt, ctx.device, judged))
+                line, fn, dt, ctx.device, judged))
             if why:
                 problems.append((f"{name}: {why}", -0.0))
         else:
@@ -96,6 +100,10 @@ def check_special_values(subject: Subject, ctx: Context) -> Outcome:
         for label, names in nan_limits.items()
         if names
     ]
+    if subject.layout.kind == "gated":
+        grid_problems, grid_findings, records["ab_grid"] = _gated_grid(subject, dtypes, ctx.device)
+        problems += grid_problems
+        findings += grid_findings
     details: dict[str, Any] = {
         "declared_limits": list(spec.properties.limits) if spec is not None else None,
         "declared_value_at_zero": spec.properties.value_at_zero if spec is not None else None,
@@ -113,6 +121,89 @@ def check_special_values(subject: Subject, ctx: Context) -> Outcome:
     if findings:
         summary += "; finding: " + "; ".join(findings)
     return passed(summary, details=details, findings=findings)
+
+
+# The (a, b) grid of a gated activation: every pair of these in its two halves.
+AB_VALUES = (-math.inf, -1.0, -0.0, 0.0, 1.0, math.inf, math.nan)
+
+
+def _gated_grid(subject: Subject, dtypes: tuple[torch.dtype, ...],
+                device: str) -> tuple[list[tuple[str, float]], list[str], dict[str, Any]]:
+    """A gated subject at every (a, b) pair of special values: a NaN in either half
+    gives NaN, -0.0 in either half gives what +0.0 gives, and a low-precision dtype
+    gives NaN only where float64 does. Pairs where float64 gives NaN from infinities
+    (-inf * 0 inside the formula) are findings."""
+    pairs = [(a, b) for a in AB_VALUES for b in AB_VALUES]
+    base = subject.base_shape
+    half = base[1] // 2 if len(base) >= 2 else base[0] // 2
+    shape = (len(pairs), *base[1:]) if len(base) >= 2 else (len(pairs), base[0])
+    a = torch.tensor([p[0] for p in pairs], dtype=torch.float64)
+    b = torch.tensor([p[1] for p in pairs], dtype=torch.float64)
+    x = torch.empty(shape, dtype=torch.float64)
+    view = (-1,) + (1,) * (len(shape) - 1)
+    x[:, :half] = a.reshape(view)
+    x[:, half:] = b.reshape(view)
+    out: dict[str, Tensor] = {}
+    problems: list[tuple[str, float]] = []
+    for dt in dtypes:
+        name = dtype_name(dt)
+        fn = subject.instance(dt, device)
+        try:
+            with torch.no_grad():
+                y = fn(x.to(device, dt) if len(base) >= 2 else x.to(device, dt)[0])
+        except CRASHES as exc:
+            problems.append((f"{name}: the (a, b) grid of special values crashes the activation: {first_line(exc)}",
+                             math.nan))
+            continue
+        out[name] = y.double().reshape(len(pairs), -1).cpu() if len(base) >= 2 else y.double().reshape(1, -1)
+    rec: dict[str, Any] = {}
+    f64 = out.get("float64")
+    if f64 is None or f64.shape[0] != len(pairs):
+        return problems, [], rec
+
+    def label(i: int) -> str:
+        return f"f(a={pairs[i][0]}, b={pairs[i][1]})"
+
+    nan64 = torch.isnan(f64).any(dim=1)
+    for i, (va, vb) in enumerate(pairs):
+        if (math.isnan(va) or math.isnan(vb)) and not nan64[i]:
+            problems.append((f"float64: {label(i)} = {float(f64[i, 0]):.6g}: a NaN input came out as a number",
+                             math.nan))
+            break
+    for i, (va, vb) in enumerate(pairs):
+        if (va == 0 and math.copysign(1, va) < 0) or (vb == 0 and math.copysign(1, vb) < 0):
+            j = pairs.index((abs(va) if va == 0 else va, abs(vb) if vb == 0 else vb))
+            same = (f64[i] == f64[j]) | (torch.isnan(f64[i]) & torch.isnan(f64[j]))
+            if not bool(same.all()):
+                problems.append((f"float64: {label(i)} = {float(f64[i, 0]):.6g} but {label(j)} = "
+                                 f"{float(f64[j, 0]):.6g}", -0.0))
+                break
+    for name, y in out.items():
+        extra = torch.isnan(y).any(dim=1) & ~nan64
+        if bool(extra.any()):
+            i = int(torch.nonzero(extra)[0])
+            problems.append((f"{name}: {label(i)} is NaN where float64 gives {float(f64[i, 0]):.6g}", math.nan))
+    at_inf = [label(i) for i, (va, vb) in enumerate(pairs)
+              if nan64[i] and not (math.isnan(va) or math.isnan(vb))]
+    rec["nan_in_float64"] = at_inf
+    findings = [f"the (a, b) grid gives NaN in float64 at {', '.join(at_inf[:4])}"
+                f"{f' (and {len(at_inf) - 4} more)' if len(at_inf) > 4 else ''}"] if at_inf else []
+    return problems, findings, rec
+
+
+def _declared_line(subject: Subject) -> Subject:
+    """What the infinities and -0.0 are judged on: the subject, or for a gated spec its
+    first half's view with b = 1, which its declared limits and value at zero describe
+    (``acts.Activation.layout``). A vector spec's declared values are not those of one
+    input laid on every entry, so it is held as a subject without them."""
+    spec = subject.spec
+    if spec is None or spec.layout is None:
+        return subject
+    if subject.layout.kind == "gated":
+        view = half_view(subject, 0)
+        view.spec = spec
+        return view
+    return replace(subject, spec=None)
 
 
 def _nan_propagation(subject: Subject, fn: Fn, dt: torch.dtype, device: str,
