@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch.nn.functional as F
 from _battery import assert_fails_exactly
 from _battery import battery as run_battery
+from torch import nn
 
 from tests.fixtures import modern
 from verify.results import Status
@@ -77,3 +79,12 @@ def test_the_ab_grid_names_a_swallowed_nan() -> None:
 def test_a_product_overflow_of_the_halves_names_both() -> None:
     summary = battery("gated_overflow")["stability"].summary
     assert "(with a = -300)" in summary or "(with b = -300)" in summary, summary
+
+
+@pytest.mark.parametrize("obj", [nn.GLU(), nn.Softmax(dim=-1), nn.Softmax(dim=1), nn.LogSoftmax(dim=-1),
+                                 nn.Softmin(dim=1), nn.Softmax2d(), F.glu, F.log_softmax],
+                         ids=["GLU", "Softmax-1", "Softmax1", "LogSoftmax", "Softmin", "Softmax2d", "glu",
+                              "log_softmax"])
+def test_torch_gated_and_vector_valued_builtins_pass(obj: Any) -> None:
+    name = getattr(obj, "__name__", type(obj).__name__)
+    assert_fails_exactly(run_battery(obj, name, f"torch:{name}"), set())

@@ -205,6 +205,10 @@ def infer(call: Call, sizes: Sequence[int] = (), stated: dict[str, Any] | None =
     ``sizes`` are its trainable parameters' feature sizes; ``stated`` what a user said."""
     stated = dict(stated or {})
     errors: list[str] = []
+    # A subject that mixes at one rank may not at another (nn.Softmax() with no dim
+    # normalises over dimension 0 of a rank-3 input, over dimension 1 otherwise): the
+    # first layout that does not mix is taken, the first that mixes only failing that.
+    mixing: Layout | None = None
     for dim, rank, width in candidates(sizes, stated):
         shape = shape_of(dim, rank, width)
         x = probe_values(shape)
@@ -235,7 +239,14 @@ def infer(call: Call, sizes: Sequence[int] = (), stated: dict[str, Any] | None =
         # The width along the kind's dimension may differ from the probe's (softmax
         # along the last dimension of a rank-3 probe of width 4 at dimension 1).
         layout = replace(layout, ranks=accepted_ranks(call, layout))
+        if layout.kind == "mixing" and not stated:
+            mixing = mixing or layout
+            continue
+        if rank == 1 and layout.kind != "elementwise" and mixing is not None:
+            continue  # a 1-d input is one vector whatever the subject does
         return layout
+    if mixing is not None:
+        return mixing
     raise LayoutError(f"no input shape accepted ({'; '.join(errors)[:300]})")
 
 
