@@ -63,11 +63,15 @@ class Layout:
 @check("preserves")
 def check_preserves(subject: Subject, ctx: Context) -> Outcome:
     """Output shape, dtype, device and the input gradient's dtype follow the input, on every layout."""
-    if subject.not_positionwise is not None:
+    # A vector-valued subject that keeps the shape (softmax) is judged too; its outputs
+    # differ along the features by design.
+    vector = subject.layout.kind == "vector" and subject.output_shape == tuple(subject.base_shape)
+    if subject.not_positionwise is not None and not vector:
         return skipped(subject.not_positionwise)
     dtypes = tuple(dict.fromkeys((torch.float64, *ctx.dtypes)))
     fns = {dt: subject.instance(dt, ctx.device) for dt in dtypes}
-    accepts = _Accepts(channel_dependent(subject), subject.accepted_ranks, subject.broadcast_shapes)
+    accepts = _Accepts(channel_dependent(subject) or vector, subject.accepted_ranks, subject.broadcast_shapes,
+                       vector)
     seen = _Seen()
 
     def first_problem(a: Any) -> Problem | None:
@@ -105,6 +109,8 @@ class _Accepts:
     chan: bool
     ranks: tuple[int, ...]
     broadcast: Callable[[tuple[int, ...]], list[tuple[int, ...]]]
+    # A vector-valued subject: a 0-d input is a vector of one, with values of its own.
+    vector: bool = False
 
 
 class _Seen:
@@ -140,7 +146,7 @@ def _judge(fn: Fn, x: Tensor, accepts: _Accepts, seen: _Seen) -> Problem | None:
         ranks = ", ".join(map(str, accepts.ranks)) or "none"
         seen.refused["4-d"] = seen.refused["channels-last"] = \
             f"the subject keeps the shape only of inputs of rank {ranks} (its parameters fix the layout)"
-    for layout in _layouts(fn, x.detach(), y.detach(), g, chan, 4 in accepts.ranks or x.dim() < 2):
+    for layout in _layouts(fn, x.detach(), y.detach(), g, chan, 4 in accepts.ranks or x.dim() < 2, accepts.vector):
         leaf, inp = tracked_copy(layout.x)
         try:
             y_l, (g_l,) = value_and_grads(fn, inp, wrt=leaf)
@@ -219,12 +225,15 @@ def _precision(g: Tensor, dtype: torch.dtype) -> Problem | None:
     return None
 
 
-def _layouts(fn: Fn, x: Tensor, y: Tensor, g: Tensor, chan: bool, four_d: bool) -> Iterator[Layout]:
+def _layouts(fn: Fn, x: Tensor, y: Tensor, g: Tensor, chan: bool, four_d: bool,
+             vector: bool = False) -> Iterator[Layout]:
     """Each layout of the values of ``x`` with the results it must reproduce (the 4-d
-    ones only when the subject takes rank 4)."""
+    ones only when the subject takes rank 4; a vector-valued subject's 0-d input only
+    its shape and dtype)."""
     if x.dim() >= 2:
         yield Layout("batch of one", x[:1].clone(), y[:1], g[:1])
-    yield Layout("0-d", x.flatten()[0].clone(), y.flatten()[0], g.flatten()[0], may_refuse=chan)
+    yield Layout("0-d", x.flatten()[0].clone(), None if vector else y.flatten()[0], None if vector else g.flatten()[0],
+                 may_refuse=chan)
     if x.dim() >= 2 or not chan:
         empty = (0, *x.shape[1:]) if x.dim() >= 2 else (0,)
         yield Layout("empty", x.new_zeros(empty), None, None)
