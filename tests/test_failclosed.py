@@ -190,8 +190,19 @@ def test_3_a_runaway_subject_is_an_error_and_the_next_one_gets_a_fresh_worker(tm
                      "--jobs", "1", "--memory-limit", "1500M")
     assert r.returncode == 1, r.stdout + r.stderr
     assert statuses(by) == {"Hoarder": {"error"}, "gelu": {"pass"}}
-    assert by["Hoarder"]["gradcheck"]["summary"].startswith("out of memory: past the worker's limit of 1.46 GiB")
-    assert by["Hoarder"]["determinism"]["summary"] == "not run: the subject ran out of memory in gradcheck"
+    # Each check ran, the second in a fresh worker, and each ran out of memory itself.
+    for cid in ("gradcheck", "determinism"):
+        assert by["Hoarder"][cid]["summary"].startswith("out of memory: past the worker's limit of 1.46 GiB")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory limit is Linux's RLIMIT_DATA")
+def test_3_one_greedy_check_costs_itself_and_the_rest_run_in_a_fresh_worker(tmp_path: Path) -> None:
+    r, by = run_gate(tmp_path, target("slow", "GreedyJvp"), "--only", "gradcheck,forward_ad,determinism",
+                     "--jobs", "1", "--memory-limit", "1500M")
+    assert r.returncode == 1, r.stdout + r.stderr
+    greedy = by["GreedyJvp"]
+    assert greedy["forward_ad"]["summary"].startswith("out of memory: past the worker's limit of 1.46 GiB")
+    assert (greedy["gradcheck"]["status"], greedy["determinism"]["status"]) == ("pass", "pass")
 
 
 # 4 ---------------------------------------------------------------------------------
@@ -205,7 +216,8 @@ def test_4_a_hang_in_c_costs_its_check_and_one_more_worker_at_most(tmp_path: Pat
     # The rest of its checks went to a fresh worker, which it cost too: then no more.
     assert len(killed) == 2 and all(spin[cid]["status"] == "error" for cid in killed)
     (rest,) = set(spin) - set(killed)
-    assert spin[rest]["summary"] == f"not run: the subject ran past its limit in {killed[0]} and {killed[1]}"
+    assert spin[rest]["summary"] == (f"not run: the subject ran past its limit in {killed[0]}, then ran past its "
+                                     f"limit in {killed[1]}")
 
 
 # 5 ---------------------------------------------------------------------------------

@@ -419,16 +419,17 @@ def default_memory_limit(jobs: int) -> int | None:
 class Pool:
     """``jobs`` worker processes, reused from subject to subject. The parent holds the
     time limits: a worker past its check's limit of CPU time (plus a grace for the
-    worker's own timer to act), or past the wall-clock backstop, is killed, and the
-    subject's remaining checks go to a fresh worker (once: a subject killed twice has
-    the rest not run). A worker whose subject SIGSEGVs, exits or runs out of its memory
-    limit costs that subject its remaining checks. Never another subject's results;
-    the dead worker is replaced."""
+    worker's own timer to act), or past the wall-clock backstop, is killed; one whose
+    subject ran out of its memory limit leaves. Either way the subject's remaining
+    checks go to a fresh worker (once: a subject that costs a second worker has the rest
+    not run). A worker whose subject SIGSEGVs or exits costs that subject its remaining
+    checks. Never another subject's results; the dead worker is replaced."""
 
     GRACE_S = 1.0
     # How often the parent reads a busy worker's CPU time.
     POLL_S = 0.5
-    # Workers killed for a subject's time before its remaining checks are not run.
+    # Workers a subject may cost (killed for its time, or left for its memory) before
+    # its remaining checks are not run.
     KILLS_PER_SUBJECT = 2
     # A worker that has not imported what it needs by then is broken, not slow.
     STARTUP_S = 120.0
@@ -530,6 +531,7 @@ class _Task(abc.ABC):
 
     limit_s: float
     phase = "load"
+    again = False  # done with its worker, the task goes on in a fresh one
 
     @abc.abstractmethod
     def request(self) -> tuple[Any, ...]:
@@ -600,10 +602,10 @@ class _Subject(_Task):
         self.job, self.on_subject, self.on_check = job, on_subject, on_check
         self.limit_s = job.limit_s
         self.results: list[CheckResult] = []
-        self.killed: list[str] = []  # the checks its workers were killed in
+        self.lost_workers: list[str] = []  # how each worker it cost was lost: "ran out of memory in memory"
 
     def request(self) -> tuple[Any, ...]:
-        self.phase = "load"
+        self.phase, self.again = "load", False
         return ("subject", replace(self.job, check_ids=tuple(self._left())))
 
     def message(self, msg: tuple[Any, ...]) -> bool:
@@ -618,6 +620,9 @@ class _Subject(_Task):
                 self.on_check(self.job, self.results[-1].id, False)
         elif kind == "load_error":
             self._finish(not_run(self._left(), msg[1]), {})
+            return True
+        elif kind == "retired":
+            self.again = self._go_on(f"ran out of memory in {msg[1]}")
             return True
         elif kind == "end":
             _, info, why_not_run, _retire = msg
@@ -639,15 +644,18 @@ class _Subject(_Task):
                                                 self.job.timeout_s, self.job.params))
         self.results.append(check)
         if hung:
-            # One slow check costs only itself: the rest run in a fresh worker, unless
-            # the subject has already cost one worker (it would cost a limit per check).
-            self.killed.append(self.phase)
-            if len(self.killed) < Pool.KILLS_PER_SUBJECT and self._left():
-                return True
-            why = f"ran past its limit in {' and '.join(self.killed)}"
-        else:
-            why = f"killed its worker in {self.phase}"
-        self._finish(not_run(self._left(), f"not run: the subject {why}"), {})
+            return self._go_on(f"ran past its limit in {self.phase}")
+        self._finish(not_run(self._left(), f"not run: the subject killed its worker in {self.phase}"), {})
+        return False
+
+    def _go_on(self, how: str) -> bool:
+        """The subject cost a worker (``how``): True when its remaining checks go to a
+        fresh one. One slow or greedy check costs only itself, unless the subject has
+        already cost a worker (it would cost a limit per check); then the rest are not run."""
+        self.lost_workers.append(how)
+        if len(self.lost_workers) < Pool.KILLS_PER_SUBJECT and self._left():
+            return True
+        self._finish(not_run(self._left(), f"not run: the subject {', then '.join(self.lost_workers)}"), {})
         return False
 
     def _left(self) -> list[str]:
@@ -716,9 +724,9 @@ class _Worker:
                     self.ready = True
                 elif task.message(msg):
                     self.task, self.deadline, self.cpu_from = None, math.inf, None
-                    if msg[0] == "end" and msg[3]:  # the worker leaves; a fresh one takes its place
+                    if msg[0] == "retired" or (msg[0] == "end" and msg[3]):  # a fresh worker takes its place
                         self.stop(kill=False)
-                    return None
+                    return task if task.again else None
                 self._restart_clocks()
         except (EOFError, OSError):
             ended = True
@@ -867,8 +875,8 @@ def _check_subject(conn: Connection, job: Job, subjects: dict[str, Subject], cle
                              summary=f"out of memory: past the worker's limit of {limit} (--memory-limit): "
                                      f"{result.summary}")
         conn.send(("result", result.to_json()))
-        if out_of_memory:
-            conn.send(("end", {}, f"not run: the subject ran out of memory in {cid}", True))
+        if out_of_memory:  # the parent hands the rest to a fresh worker
+            conn.send(("retired", cid))
             return True
     conn.send(("begin", "info"))
     clean.restore()

@@ -1,5 +1,5 @@
-"""Subjects whose cost is time: a correct activation with one slow path, and one that
-waits on the clock without using the CPU."""
+"""Subjects whose cost is time or memory: a correct activation with one slow path, one
+that waits on the clock without using the CPU, and one with one greedy path."""
 
 import time
 
@@ -36,3 +36,13 @@ class Drowsy(nn.Module):
         if torch.isnan(x).any():
             time.sleep(self.wait_s)
         return nn.functional.gelu(x)
+
+
+class GreedyJvp(nn.Module):
+    """Softplus whose forward-mode path reserves a 4 GiB workspace first."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if forward_ad.unpack_dual(x).tangent is not None:
+            workspace = torch.empty(1 << 30)
+            del workspace
+        return nn.functional.softplus(x)
