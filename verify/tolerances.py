@@ -20,9 +20,44 @@ GRADCHECK_RTOL = 1e-3
 # forward, which the kinks check judges) is avoided and the search run again, at most
 # this many times.
 GRADCHECK_MAX_JUMPS = 3
+
 # The gradient checks use gradcheck's fast mode (a random projection u^T J v against
 # the same projection of finite differences): 40x faster here than the element-by-
 # element Jacobian, and any O(1) error in one element moves the projection.
+
+# A subject that computes float64 inputs at a narrower dtype's resolution (an upcast to
+# float32 and back: verify.analysis.precision) is judged at that resolution. A central
+# difference with step h errs by h^2 |f'''| / 6 (truncation) plus k roundings of |f|
+# over 2h; h = cbrt(eps) * GRADCHECK_STEP_SCALE balances the two, each then
+# O(eps^(2/3)) (Nocedal & Wright, Numerical Optimization, 8.1). An activation on the
+# drawn |x| <= 8 has |f| <= 8 and |f'''| = O(1), and a formula of a few ops rounds a few
+# times: GRADCHECK_ROUNDING_FACTOR * eps^(2/3) bounds both. float32: h = 4.9e-3 and
+# atol 3.9e-4, where a backward missing a term is off by O(0.1). float64 keeps torch's
+# defaults.
+GRADCHECK_STEP_SCALE = 1.0
+GRADCHECK_ROUNDING_FACTOR = 16.0
+GRADCHECK_EPS_AT = {torch.float64: GRADCHECK_EPS,
+                    **{dt: EPS[dt] ** (1 / 3) * GRADCHECK_STEP_SCALE for dt in LOW_PRECISION}}
+GRADCHECK_ATOL_AT = {torch.float64: GRADCHECK_ATOL,
+                     **{dt: GRADCHECK_ROUNDING_FACTOR * EPS[dt] ** (2 / 3) for dt in LOW_PRECISION}}
+GRADCHECK_RTOL_AT = {torch.float64: GRADCHECK_RTOL,
+                     **{dt: max(GRADCHECK_RTOL, GRADCHECK_ROUNDING_FACTOR * EPS[dt] ** (2 / 3))
+                        for dt in LOW_PRECISION}}
+
+# verify.analysis.precision: the subject on PRECISION_PROBE_BATCH x PRECISION_PROBE_LENGTH
+# positions per channel of full-mantissa float64 inputs (uniform on |x| <= 8 inside the
+# domain, a fixed seed). It computes at a narrower dtype's resolution when every finite
+# output is exactly that dtype's (a float64 result is by a chance of 2**-29 per output
+# for float32, less for narrower ones), the outputs stay put when the inputs move by
+# PRECISION_NUDGE_ULPS float64 ulps (a float32 rounding boundary lies that close by a
+# chance of 2**-27), and at least PRECISION_MOVING_FRACTION of them move when the inputs
+# move by PRECISION_MOVE_ULPS of that dtype's ulps (a constant, or a function flat on
+# most of the range, is no evidence; ReLU moves on half of it).
+PRECISION_PROBE_BATCH = 8
+PRECISION_PROBE_LENGTH = 32
+PRECISION_NUDGE_ULPS = 4.0
+PRECISION_MOVE_ULPS = 4.0
+PRECISION_MOVING_FRACTION = 0.25
 
 # `gradcheck` far from 0: the backward against central differences at log-spaced |x|
 # from GRADIENT_FAR_MIN_ABS (the drawn inputs cover |x| <= 8) out to the required range
@@ -36,10 +71,14 @@ GRADIENT_FAR_MIN_ABS = 1.0
 GRADIENT_FAR_POINTS_PER_DECADE = 8
 GRADIENT_FAR_STEP = 1e-6
 GRADIENT_FAR_ERROR_FACTOR = 4.0
+# At a narrower resolution (see GRADCHECK_EPS_AT) the step grows as gradcheck's does.
+GRADIENT_FAR_STEP_AT = {dt: GRADIENT_FAR_STEP * eps / GRADCHECK_EPS for dt, eps in GRADCHECK_EPS_AT.items()}
 
 # How far sample points stay from a kink: central differences with step 1e-6 must not
 # straddle it, with room for the kink's own location error (1e-9 after localisation).
 KINK_MARGIN = 1e-3
+# At a narrower resolution the step is wider (GRADCHECK_EPS_AT): twice the step.
+KINK_MARGIN_AT = {dt: max(KINK_MARGIN, 2 * eps) for dt, eps in GRADCHECK_EPS_AT.items()}
 
 # The `reference` check in a low-precision dtype compares the subject with the float64
 # truth at the same (rounded) input. An element passes when its error is within
@@ -218,6 +257,11 @@ KINK_NONFINITE_RUN = 2
 # registered activation, for f' (k = 1, 2; f'' and f''') below 1e-6.
 KINK_RICHARDSON_H = {0: 1e-4, 1: 1e-4, 2: 2e-3}
 KINK_RICHARDSON_LEVELS = 4
+# A subject that computes at a narrower resolution (verify.analysis.precision) rounds
+# eps / eps64 times more: the rounding eps / h^k against the truncation h^4 of the
+# extrapolation puts the best h at about eps^(1/5) (float32: 56 times float64's).
+KINK_RICHARDSON_H_AT = {dt: {k: h * (EPS[dt] / EPS[torch.float64]) ** (1 / 5) for k, h in KINK_RICHARDSON_H.items()}
+                        for dt in ALL_FLOAT}
 # Two one-sided limits differ when they are further apart than KINK_ERROR_FACTOR
 # times the extrapolations' own error estimates plus a relative tolerance: slopes
 # (d- against d+) KINK_SLOPE_RTOL, second derivatives KINK_SECOND_RTOL, third

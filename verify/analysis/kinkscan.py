@@ -35,6 +35,7 @@ import torch
 from scipy.optimize import elementwise
 
 from verify import tolerances as tol
+from verify.analysis.precision import resolution
 from verify.subject import Subject, value_rows
 
 SCAN_RANGE = tol.KINK_SCAN_RANGE
@@ -57,7 +58,11 @@ class Evaluator:
     With a spec that declares the same function on every channel (not ``channelwise``;
     a per-channel parameter is set to one value on all of them), the values are spread
     over the channels instead, a quarter on each of four, and come back as one row
-    (``channels`` = 1): every channel is still scanned, at a quarter of the cost."""
+    (``channels`` = 1): every channel is still scanned, at a quarter of the cost.
+
+    ``resolution`` is the dtype whose rounding the values carry: float64's, or for the
+    subject's own float64 instance the narrower one it computes at (an upcast to float32
+    and back: :mod:`verify.analysis.precision`), so that its rounding is no kink."""
 
     def __init__(self, subject: Subject, params: dict[str, float] | None = None, derivative: bool = False,
                  dtype: torch.dtype = torch.float64, device: str = "cpu",
@@ -68,6 +73,9 @@ class Evaluator:
         self.lanes = self.base[1] if len(self.base) >= 2 else 1
         self.spread = subject.spec is not None and not subject.spec.channelwise and self.lanes > 1
         self.channels = 1 if self.spread else self.lanes
+        own = fn is None and dtype == torch.float64
+        self.resolution = resolution(subject, params, device) if own else torch.float64
+        self.eps = float(tol.EPS[self.resolution])
 
     def tensor(self, values: np.ndarray | torch.Tensor) -> torch.Tensor:
         """The values in the subject's layout, (1, C, n, 1...) or (n, C) or (n,): each
@@ -211,12 +219,12 @@ def grid_values(subject: Subject, values: torch.Tensor, params: dict[str, float]
 
 
 # -- 1. scan ----------------------------------------------------------------------------
-def candidates(xs: np.ndarray, row: np.ndarray) -> list[tuple[float, float, str]]:
+def candidates(xs: np.ndarray, row: np.ndarray, eps: float = EPS64) -> list[tuple[float, float, str]]:
     """Brackets (lo, hi, cause) on one row of grid values that may hold a kink or a
     jump ("change"), and grid points where an otherwise finite row is not
     ("nonfinite": lo = hi = the point, sqrt(x * x)'s gradient at 0). Longer non-finite
     runs (an overflow, a region outside the real domain) are :func:`nonfinite_runs`,
-    no kinks."""
+    no kinks. ``eps``: the resolution's epsilon, which sets the rounding floor."""
     found: list[tuple[float, float, str]] = []
     finite = np.isfinite(row)
     for run in _runs(~finite):
@@ -231,7 +239,7 @@ def candidates(xs: np.ndarray, row: np.ndarray) -> list[tuple[float, float, str]
     # with the magnitude of its terms, which for an activation is about |x|.
     mag = np.abs(y) + np.abs(xs)
     size = mag[2:] + 2 * mag[1:-1] + mag[:-2]
-    pair, floor = sd[:-1] + sd[1:], tol.KINK_NOISE_ULPS * EPS64 * (size[:-1] + size[1:])
+    pair, floor = sd[:-1] + sd[1:], tol.KINK_NOISE_ULPS * eps * (size[:-1] + size[1:])
     background = _block_background(pair)
     strength = pair / (tol.KINK_SCAN_RATIO * background + floor + 1e-300)
     hits = np.flatnonzero(strength > 1.0)
@@ -355,12 +363,14 @@ def snap(x: float, within: float = tol.KINK_SNAP) -> float:
 # -- 3. confirm and measure -------------------------------------------------------------
 @dataclass(frozen=True)
 class Sides:
-    """One-sided limits of g^(order) at each point (arrays), with error estimates."""
+    """One-sided limits of g^(order) at each point (arrays), with error estimates, and
+    the epsilon of the resolution g's values carry."""
 
     left: np.ndarray
     right: np.ndarray
     left_err: np.ndarray
     right_err: np.ndarray
+    eps: float = EPS64
 
 
 def one_sided(g: Evaluator, x: np.ndarray, channels: np.ndarray, orders: Sequence[int]) -> dict[int, Sides]:
@@ -374,7 +384,7 @@ def one_sided(g: Evaluator, x: np.ndarray, channels: np.ndarray, orders: Sequenc
     levels = tol.KINK_RICHARDSON_LEVELS
     sides = np.array([-1.0, 1.0])[:, None, None, None]
     # Offsets (order, side, level, step) of every point needed, evaluated at once.
-    plan = {k: tol.KINK_RICHARDSON_H[k] / 2.0 ** np.arange(levels) for k in orders}
+    plan = {k: tol.KINK_RICHARDSON_H_AT[g.resolution][k] / 2.0 ** np.arange(levels) for k in orders}
     offsets = [sides * hs[None, :, None, None] * np.arange(1, k + 2)[None, None, :, None] for k, hs in plan.items()]
     flat = np.concatenate([o.reshape(-1) for o in offsets])
     vals = g.at(x[None, :] + flat[:, None], np.broadcast_to(channels, (flat.size, x.size)))
@@ -393,7 +403,8 @@ def one_sided(g: Evaluator, x: np.ndarray, channels: np.ndarray, orders: Sequenc
                 col = col[:, 1:] + (col[:, 1:] - col[:, :-1]) / (2.0**j - 1)
                 diagonal.append(col[:, 0])
             best, err = diagonal[-1], np.abs(diagonal[-1] - diagonal[-2])
-        out[k] = Sides(best[0].reshape(shape), best[1].reshape(shape), err[0].reshape(shape), err[1].reshape(shape))
+        out[k] = Sides(best[0].reshape(shape), best[1].reshape(shape), err[0].reshape(shape), err[1].reshape(shape),
+                       g.eps)
     return out
 
 
@@ -409,14 +420,14 @@ def differs(a: np.ndarray, b: np.ndarray, err: np.ndarray, rtol: float) -> np.nd
 
 def is_jump(v: Sides, d: Sides, offset: np.ndarray | float = 0.0) -> np.ndarray:
     """Whether the value jumps: the one-sided limits differ by more than their error,
-    KINK_JUMP_ULPS float64 ulps of the value, and what the slope change (d) makes of an
+    KINK_JUMP_ULPS ulps of the value (at the resolution its values carry), and what the slope change (d) makes of an
     evaluation point ``offset`` + KINK_LOCATE_ERROR away from the true kink."""
     scale = np.maximum(1.0, np.maximum(np.abs(v.left), np.abs(v.right)))
     with np.errstate(invalid="ignore"):
         gap = np.nan_to_num(np.abs(v.left - v.right), nan=np.inf)
         misplaced = np.nan_to_num(np.abs(d.right - d.left)) * (np.abs(offset) + tol.KINK_LOCATE_ERROR)
     return differs(v.left, v.right, v.left_err + v.right_err, 0.0) & (
-        gap > tol.KINK_JUMP_ULPS * EPS64 * scale + misplaced)
+        gap > tol.KINK_JUMP_ULPS * v.eps * scale + misplaced)
 
 
 def confirm(g: Evaluator, x: np.ndarray, channels: np.ndarray, located: np.ndarray) -> np.ndarray:
@@ -444,7 +455,7 @@ def find_points(g: Evaluator, xs: np.ndarray, rows: np.ndarray | None = None,
         if key in seen:
             continue
         seen.add(key)
-        for lo, hi, cause in candidates(xs, row):
+        for lo, hi, cause in candidates(xs, row, g.eps):
             if cause == "nonfinite":
                 points.append(Point(float(lo), float(lo), c, cause))
             elif not ((known_arr >= lo - tol.KINK_MATCH) & (known_arr <= hi + tol.KINK_MATCH)).any():

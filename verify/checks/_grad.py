@@ -8,9 +8,11 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
+from verify import tolerances as tol
 from verify.analysis.kinkscan import kinks as kinks_of
 from verify.analysis.kinkscan import second_order_kinks
-from verify.strategies import domain_range, tensors
+from verify.analysis.precision import resolution
+from verify.strategies import away_from, domain_range, tensors
 from verify.subject import Subject
 
 
@@ -19,13 +21,24 @@ def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: in
     """Inputs for a gradient check, away from kinks and from the points where f'' jumps
     or is not finite: a check of the backward's derivative straddles those, and a
     central difference of f is off near a vertical tangent of f' (|x|^1.5 at 0);
-    and from ``also_avoid``."""
+    and from ``also_avoid``; by more than the difference step of the subject's
+    resolution."""
     lo, hi = domain_range(subject.domain(params))
     avoid = sorted({*kinks_of(subject, params), *second_order_kinks(subject, params), *also_avoid})
     shape = subject.shape(batch, length)
     # Ties within a vector are the kinks of a vector-valued function (maxout).
     untie = None if subject.layout.kind in ("elementwise", "gated") else (1 if len(shape) >= 2 else 0)
-    return tensors(shape, lo, hi, avoid=avoid, large=large, untie=untie)
+    strategy = tensors(shape, lo, hi, avoid=avoid, large=large, untie=untie)
+    margin = tol.KINK_MARGIN_AT[resolution(subject, params)]
+    return strategy.map(away_from(avoid, margin)) if avoid and margin > tol.KINK_MARGIN else strategy
+
+
+def steps(subject: Subject, ctx: Any, params: dict[str, float] | None = None) -> dict[str, float]:
+    """torch's gradcheck ``eps``, ``atol`` and ``rtol`` at the resolution the subject
+    computes float64 inputs at (:func:`verify.analysis.precision.resolution`): a
+    float32-inside subject's differences are taken with float32's step."""
+    at = resolution(subject, params, ctx.device)
+    return {"eps": tol.GRADCHECK_EPS_AT[at], "atol": tol.GRADCHECK_ATOL_AT[at], "rtol": tol.GRADCHECK_RTOL_AT[at]}
 
 
 def first_line(exc: BaseException) -> str:
@@ -172,8 +185,8 @@ def located(subject: Subject, ctx: Any, params: dict[str, float] | None, example
     names = {"backward": "autograd", "forward": "jvp", "second": "autograd f''"}
     try:
         fn = subject.instance(torch.float64, ctx.device, params)
-        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), mode=mode,
-                                  kind=subject.layout.kind)
+        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device),
+                                  eps=steps(subject, ctx, params)["eps"], mode=mode, kind=subject.layout.kind)
     except Exception:  # the phrase is a courtesy; gradcheck's reason is the verdict
         return "", {}
     return (f" at x={worst['x']:.6g}{entry_phrase(worst)}: {names[mode]} {worst['analytical']:.6g}, "
@@ -197,8 +210,9 @@ EDGE_SHARE = 0.2
 
 def search_settings(subject: Subject, ctx: Any, judge: Any, also_avoid: tuple[float, ...] = ()
                     ) -> tuple[dict[str, float] | None, Any, str] | None:
-    """Run ``judge(fn, x) -> reason | None`` over drawn float64 inputs at every
-    parameter setting; the first failure as (params, smallest input, reason). ``fn``
+    """Run ``judge(fn, x, eps=, atol=, rtol=) -> reason | None`` (the steps of
+    :func:`steps`) over drawn float64 inputs at every parameter setting; the first
+    failure as (params, smallest input, reason). ``fn``
     calls the subject on a copy of its input: one that writes into its input without
     marking it dirty has its gradients judged here, its mutation by `no_mutation`."""
     from verify.strategies import falsify, to_tensor
@@ -206,8 +220,9 @@ def search_settings(subject: Subject, ctx: Any, judge: Any, also_avoid: tuple[fl
     settings = subject.param_settings(ctx.profile)
     for i, params in enumerate(settings):
         fn = subject.instance(torch.float64, ctx.device, params)
+        at = steps(subject, ctx, params)
 
-        def prop(a: Any, fn: Any = fn) -> str | None:
+        def prop(a: Any, fn: Any = fn, at: dict[str, float] = at) -> str | None:
             def call(x: torch.Tensor) -> Any:
                 return fn(x.clone())
 
@@ -218,7 +233,7 @@ def search_settings(subject: Subject, ctx: Any, judge: Any, also_avoid: tuple[fl
             # (gradgradcheck calls it with no arguments at all).
             if isinstance(y, torch.Tensor) and not y.requires_grad:
                 return cut_from_graph(call, x, y)
-            return judge(call, x)
+            return judge(call, x, **at)
 
         # The defaults get the profile's full search; the edge values share it.
         share = 1.0 if i == 0 else EDGE_SHARE

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from verify import tolerances as tol
 from verify.checks._grad import CUT_FROM_GRAPH, first_line, located, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
@@ -25,11 +24,11 @@ class _Unsupported(Exception):
     pass
 
 
-def _judge(fn: Any, x: torch.Tensor) -> str | None:
+def _judge(fn: Any, x: torch.Tensor, eps: float, atol: float, rtol: float) -> str | None:
     try:
-        torch.autograd.gradcheck(fn, (x,), eps=tol.GRADCHECK_EPS, atol=tol.GRADCHECK_ATOL, rtol=tol.GRADCHECK_RTOL,
-                                 check_forward_ad=True, check_backward_ad=False, check_undefined_grad=False,
-                                 check_batched_grad=False, fast_mode=True)
+        torch.autograd.gradcheck(fn, (x,), eps=eps, atol=atol, rtol=rtol, check_forward_ad=True,
+                                 check_backward_ad=False, check_undefined_grad=False, check_batched_grad=False,
+                                 fast_mode=True)
     except GradcheckError as exc:
         return first_line(exc)
     except (RuntimeError, NotImplementedError) as exc:

@@ -19,12 +19,15 @@ from torch.autograd.gradcheck import GradcheckError
 from verify import tolerances as tol
 from verify.analysis.kinkscan import Evaluator
 from verify.analysis.kinkscan import kinks as kinks_of
+from verify.analysis.precision import finding as precision_finding
+from verify.analysis.precision import resolution
 from verify.checks._grad import (
     CUT_FROM_GRAPH,
     entry_phrase,
     first_line,
     search_settings,
     settings_label,
+    steps,
     worst_elementwise,
 )
 from verify.checks.base import Context, Outcome, check, failed, passed
@@ -33,10 +36,9 @@ from verify.strategies import _inside, to_tensor
 from verify.subject import Subject
 
 
-def _judge(fn: Any, x: torch.Tensor) -> str | None:
+def _judge(fn: Any, x: torch.Tensor, eps: float, atol: float, rtol: float) -> str | None:
     try:
-        torch.autograd.gradcheck(fn, (x,), eps=tol.GRADCHECK_EPS, atol=tol.GRADCHECK_ATOL, rtol=tol.GRADCHECK_RTOL,
-                                 check_undefined_grad=False, fast_mode=True)
+        torch.autograd.gradcheck(fn, (x,), eps=eps, atol=atol, rtol=rtol, check_undefined_grad=False, fast_mode=True)
     except GradcheckError as exc:
         return first_line(exc)
     return None
@@ -44,7 +46,9 @@ def _judge(fn: Any, x: torch.Tensor) -> str | None:
 
 @check("gradcheck")
 def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
-    """float64 gradcheck with respect to the input, at drawn points away from kinks."""
+    """float64 gradcheck with respect to the input, at drawn points away from kinks, at
+    the resolution the subject computes float64 inputs at (reported here: this check owns
+    the finite differences that a narrower resolution defeats)."""
     settings = subject.param_settings(ctx.profile)
     jumps: list[tuple[float, float]] = []  # (x, size) of jumps of f the differences straddled
     while True:
@@ -56,14 +60,18 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
             return failed(f"{reason} ({settings_label(params)})", details={"params": params, "reason": reason},
                           smallest_input=example)
         fn = subject.instance(torch.float64, ctx.device, params)
-        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), kind=subject.layout.kind)
+        h = steps(subject, ctx, params)["eps"]
+        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), eps=h, kind=subject.layout.kind)
         jump = None if subject.not_positionwise is not None or len(jumps) >= tol.GRADCHECK_MAX_JUMPS else \
-            _jump(fn, to_tensor(example, torch.float64, ctx.device), worst)
+            _jump(fn, to_tensor(example, torch.float64, ctx.device), worst, h)
         if jump is None:
             break
         jumps.append((worst["x"], jump))
-    findings = [f"the forward jumps by {size:.3g} within {tol.GRADCHECK_EPS:g} of x = {x:.6g}: central differences "
-                "straddling it are no verdict on the backward (the kinks check judges a jump)" for x, size in jumps]
+    at = resolution(subject, None, ctx.device)
+    findings = [line for line in (precision_finding(at),) if line]
+    findings += [f"the forward jumps by {size:.3g} within {steps(subject, ctx)['eps']:g} of x = {x:.6g}: central "
+                 "differences straddling it are no verdict on the backward (the kinks check judges a jump)"
+                 for x, size in jumps]
     findings += domain_findings(subject, ctx)
     if found is not None:
         return failed(
@@ -88,11 +96,16 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
                     smallest_input=[far["x"]], findings=findings,
                 )
     if not lines:
-        return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s))",
+        return passed(f"backward matches finite differences ({_label(at)}, {len(settings)} parameter setting(s))",
                       details={"settings": settings, "far_range": None}, findings=findings)
-    return passed(f"backward matches finite differences (float64, {len(settings)} parameter setting(s); "
+    return passed(f"backward matches finite differences ({_label(at)}, {len(settings)} parameter setting(s); "
                   f"|x| up to {required:g} elementwise)", details={"settings": settings, "far_range": required},
                   findings=findings)
+
+
+def _label(at: torch.dtype) -> str:
+    """How the verdict was reached: in float64, or at a narrower resolution."""
+    return "float64" if at == torch.float64 else f"float64 at {str(at).removeprefix('torch.')}'s resolution"
 
 
 # How close to an inferred domain's edge the backward is compared with f's slope.
@@ -127,13 +140,12 @@ def domain_findings(subject: Subject, ctx: Context) -> list[str]:
     return found
 
 
-def _jump(fn: Any, x: torch.Tensor, worst: dict[str, float]) -> float | None:
+def _jump(fn: Any, x: torch.Tensor, worst: dict[str, float], h: float) -> float | None:
     """The size of a jump of f within a difference step of the worst element, when the
     central differences say there is one (None: they say the backward is wrong). A jump
     J between x - h and x + h adds J / 2h to the difference with step h and J / h to the
     one with step h / 2: their gap is then as large as the difference's own gap from a
     correct backward; for a wrong backward both differences agree."""
-    h = tol.GRADCHECK_EPS
     with torch.no_grad():
         d1 = (fn(x + h) - fn(x - h)) / (2 * h)
         d2 = (fn(x + h / 2) - fn(x - h / 2)) / h
@@ -164,19 +176,20 @@ def far_from_zero(subject: Subject, ctx: Context, params: dict[str, float] | Non
     xs = xs[(xs > lo) & (xs < hi)]
     kinks = np.asarray(kinks_of(subject, params), dtype=np.float64)
     if kinks.size:
-        margin = tol.KINK_MARGIN * np.maximum(1.0, np.abs(xs))
+        margin = tol.KINK_MARGIN_AT[resolution(subject, params, ctx.device)] * np.maximum(1.0, np.abs(xs))
         xs = xs[np.all(np.abs(xs[:, None] - kinks[None, :]) > margin[:, None], axis=1)]
     if xs.size == 0:
         return None
     f = Evaluator(subject, params, device=ctx.device)
-    h = tol.GRADIENT_FAR_STEP * np.abs(xs)
+    at = resolution(subject, params, ctx.device)
+    h = tol.GRADIENT_FAR_STEP_AT[at] * np.abs(xs)
     y, g = f.both(xs)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where f overflows: stability's business
         d1 = (f(xs + h) - f(xs - h)) / (2 * h)
         d2 = (f(xs + h / 2) - f(xs - h / 2)) / h
         richardson = (4 * d2 - d1) / 3
-        rounding = 16 * np.finfo(np.float64).eps * np.abs(y) / h
-        allowed = (tol.GRADCHECK_ATOL + tol.GRADCHECK_RTOL * np.abs(richardson)
+        rounding = 16 * tol.EPS[at] * np.abs(y) / h
+        allowed = (tol.GRADCHECK_ATOL_AT[at] + tol.GRADCHECK_RTOL_AT[at] * np.abs(richardson)
                    + tol.GRADIENT_FAR_ERROR_FACTOR * np.abs(d2 - d1) + rounding)
         excess = np.abs(g - richardson) - allowed
     # Non-finite values are `stability`'s business.

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from verify import tolerances as tol
 from verify.checks._grad import CUT_FROM_GRAPH, first_line, located, search_settings, settings_label
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
@@ -29,10 +28,10 @@ class _OnceDifferentiable(Exception):
     pass
 
 
-def _judge(fn: Any, x: torch.Tensor) -> str | None:
+def _judge(fn: Any, x: torch.Tensor, eps: float, atol: float, rtol: float) -> str | None:
     try:
-        torch.autograd.gradgradcheck(fn, (x,), eps=tol.GRADCHECK_EPS, atol=tol.GRADCHECK_ATOL,
-                                     rtol=tol.GRADCHECK_RTOL, check_undefined_grad=False, fast_mode=True)
+        torch.autograd.gradgradcheck(fn, (x,), eps=eps, atol=atol, rtol=rtol, check_undefined_grad=False,
+                                     fast_mode=True)
     except GradcheckError as exc:
         return first_line(exc)
     except RuntimeError as exc:

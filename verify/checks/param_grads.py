@@ -9,7 +9,7 @@ from torch.autograd.gradcheck import GradcheckError
 from torch.func import functional_call
 
 from verify import tolerances as tol
-from verify.checks._grad import EDGE_SHARE, first_line, sample_strategy, settings_label
+from verify.checks._grad import EDGE_SHARE, first_line, sample_strategy, settings_label, steps
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.strategies import falsify, to_tensor
 from verify.subject import Subject
@@ -48,8 +48,10 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
                 details={"params": params, "missing": missing},
             )
         originals = tuple(p.detach().clone() for _, p in named)
+        at = steps(subject, ctx, params)
 
-        def prop(a: object, fn: Any = fn, names: list[str] = names, originals: tuple = originals) -> str | None:
+        def prop(a: object, fn: Any = fn, names: list[str] = names, originals: tuple = originals,
+                 at: dict[str, float] = at) -> str | None:
             x = to_tensor(a, torch.float64, ctx.device)
 
             def as_function(*ps: torch.Tensor) -> torch.Tensor:
@@ -58,8 +60,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
             inputs = tuple(p.clone().requires_grad_() for p in originals)
             try:
                 torch.autograd.gradcheck(
-                    as_function, inputs, eps=tol.GRADCHECK_EPS, atol=tol.GRADCHECK_ATOL, rtol=tol.GRADCHECK_RTOL,
-                    check_undefined_grad=False, fast_mode=True,
+                    as_function, inputs, **at, check_undefined_grad=False, fast_mode=True,
                 )
             except GradcheckError as exc:
                 return _name_parameter(first_line(exc), names)
@@ -68,7 +69,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
         found = falsify(sample_strategy(subject, params), prop, ctx.profile, 1.0 if i == 0 else EDGE_SHARE)
         if found is not None:
             example, reason = found
-            worst = _worst_entry(fn, names, originals, to_tensor(example, torch.float64, ctx.device))
+            worst = _worst_entry(fn, names, originals, to_tensor(example, torch.float64, ctx.device), at["eps"])
             if worst is None:
                 summary = f"{reason} ({settings_label(params)})"
             else:
@@ -88,12 +89,12 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
 
 
 def _worst_entry(fn: Any, names: list[str], originals: tuple[torch.Tensor, ...],
-                 x: torch.Tensor) -> dict[str, Any] | None:
+                 x: torch.Tensor, eps: float = tol.GRADCHECK_EPS) -> dict[str, Any] | None:
     """The parameter (and its entry) and the output element where autograd's derivative
     of that output and its central difference disagree most, with both values and the
     input element under that output when the shapes match. One backward per output
-    element and two forwards per parameter entry: small inputs, and only on a failure."""
-    eps = tol.GRADCHECK_EPS
+    element and two forwards per parameter entry: small inputs, and only on a failure.
+    ``eps``: the difference step of the subject's resolution."""
 
     def f(*ps: torch.Tensor) -> torch.Tensor:
         return functional_call(fn, dict(zip(names, ps, strict=True)), (x.clone(),))
