@@ -163,7 +163,10 @@ def check_reference(subject: Subject, ctx: Context) -> Outcome:
                 if err > state.get(what, {}).get("abs_error", -1.0):
                     state[what] = {"abs_error": err, "rel_error": err / max(abs(float(truth.flatten()[i])), 1e-300),
                                    "x": float(x.flatten()[i]) if got.shape == x.shape else None, "got": float(got.flatten()[i]),
-                                   "expected": float(truth.flatten()[i])}
+                                   "expected": float(truth.flatten()[i]),
+                                   # The tolerance that element was held to (error - excess).
+                                   "allowed_error": err - float(excess.flatten()[i])
+                                   if math.isfinite(float(excess.flatten()[i])) else None}
                 if float(excess.flatten()[i]) > 0:
                     at = f"x={float(x.flatten()[i]):.6g}" if got.shape == x.shape else \
                         f"output {list(position(got, i))}"
