@@ -112,3 +112,77 @@ def test_opens_in_a_real_browser_without_console_errors(report: Path) -> None:
     dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert 'class="matrix"' in dom and dom.count("<svg") >= 3
     print(f"screenshot: {shot}", file=sys.stderr)
+
+
+def test_anchors_are_the_activations_names(report: Path) -> None:
+    """A link to an activation survives a change of the set around it."""
+    page = (report / "index.html").read_text()
+    for anchor in ("relu6", "tanh", "leaky-nan"):
+        assert f'<section id="{anchor}">' in page and f'href="#{anchor}"' in page
+    assert not re.search(r'id="s\d+"', page)
+
+
+def test_slugs_are_unique() -> None:
+    from verify.report.compare import slug
+
+    taken: set[str] = set()
+    assert [slug(n, taken) for n in ("GELU", "gelu", "Leaky ReLU!", "")] == ["gelu", "gelu-2", "leaky-relu",
+                                                                            "activation"]
+
+
+def test_the_tolerance_each_reference_comparison_met_is_shown(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    section = page[page.index('<section id="relu6">'):page.index('<section id="tanh">')]
+    shown = re.findall(r"<li>(float32: output error [^<]*)</li>", section)
+    assert shown and "(allowed " in shown[0] and "gradient error" in shown[0], shown
+
+
+def test_tables_scroll_inside_a_container(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    assert '<div class="scroll"><table class="matrix">' in page
+    assert '<div class="scroll"><table class="numbers">' in page
+
+
+def _bench(fraction: float, iqr_s: float = 0.0) -> dict:
+    row = {"subject": "relu6", "size": 1 << 22, "dtype": "float32", "mode": "forward", "variant": "builtin",
+           "median_s": 0.01, "iqr_s": iqr_s, "effective_gbps": 3.0 * fraction, "fraction_of_bandwidth": fraction}
+    return {"environment": {"noise_bound": 0.1}, "bandwidth": [{"dtype": "float32", "size": 1 << 22,
+                                                                "alloc_gbps": 3.0}],
+            "subjects": [{"name": "relu6", "target": "relu6", "rows": [row]}]}
+
+
+@pytest.mark.parametrize(("bench", "warned"), [(_bench(1.6), "beat the bandwidth line"),
+                                              (_bench(0.5, iqr_s=0.004), "spread (IQR) beyond 10%"),
+                                              (_bench(0.5, iqr_s=0.0005), None)])
+def test_untrustworthy_timings_are_said(report: Path, bench: dict, warned: str | None) -> None:
+    """A built-in faster than the bandwidth line allows, or timings beyond the noise
+    bound, put a warning on the page; a quiet run's figures do not."""
+    from verify.report.render import render
+
+    data = json.loads((report / "results.json").read_text())
+    page = render({**data, "bench": bench})
+    warnings = re.findall(r'<p class="warning" role="alert">([^<]*)</p>', page)
+    if warned is None:
+        assert not warnings
+    else:
+        assert len(warnings) == 1 and warned in warnings[0], warnings
+
+
+def test_kinks_are_listed_in_full() -> None:
+    from verify.report.compare import numbers
+
+    kinks = [{"x": x, "smoothness": "C0"} for x in (-3.0, -2.0, -1.0, 0.0, 1.0)]
+    row = numbers({"kinks": {"details": {"kinks": kinks}}}, None)
+    assert row["kinks"].split(", ") == ["-3 (C0)", "-2 (C0)", "-1 (C0)", "0 (C0)", "1 (C0)"]
+
+
+def test_a_family_plot_gives_each_activation_its_own_colour() -> None:
+    from verify.report.figures import plot_family
+
+    curves = {f"act{i}": {"x": [-1.0, 0.0, 1.0], "f": [[0.0, 0.0, float(i)]], "df": [[0.0, 1.0, 1.0]]}
+              for i in range(13)}
+    from verify.report.chart import colors
+
+    svg = plot_family("many", curves)
+    assert len(set(colors(13))) == 13
+    assert all(f'stroke="{c}"' in svg for c in colors(13))

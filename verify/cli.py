@@ -93,8 +93,8 @@ def build_parser(prog: str = "verify") -> argparse.ArgumentParser:
     bp.add_argument("targets", nargs="*", metavar="TARGET",
                     help="registry name, pkg.mod:Name or path/to/file.py:Name (default: every registered activation)")
     bp.add_argument("--json", metavar="FILE", help="write the benchmark JSON here (missing folders are created)")
-    bp.add_argument("--sizes", type=_ids, help="element counts, e.g. 2^10,2^24 (default 2^10,2^14,2^18,2^22)")
-    bp.add_argument("--dtype", dest="dtypes", type=_ids, metavar="DTYPE", help="dtypes to time (default float32,bfloat16)")
+    bp.add_argument("--sizes", type=_ids, help="element counts, e.g. 2^10,2^24 (default 2^10,2^22)")
+    bp.add_argument("--dtype", dest="dtypes", type=_ids, metavar="DTYPE", help="dtypes to time (default float32)")
     bp.add_argument("--dtypes", dest="dtypes", type=_ids, help=argparse.SUPPRESS)  # the old spelling, still taken
     bp.add_argument("--variants", type=_ids, help="eager,compiled,builtin,naive (default all)")
     bp.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
@@ -536,6 +536,7 @@ def bench_config(args: argparse.Namespace, device: str) -> Any:
 def cmd_bench(args: argparse.Namespace) -> int:
     import acts
     from verify.analysis.bench import run_bench, summary
+    from verify.progress import PhasedProgress
     from verify.results import write_atomic
     from verify.targets import resolve
 
@@ -547,29 +548,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cfg = bench_config(args, device)
     json_path = _output(args.json, "--json")
     subjects = [resolve(t, args.init, _params(args)) for t in (args.targets or acts.names())]
-    progress, log = _bench_progress(len(subjects), cfg, args.quiet)
+    progress = PhasedProgress(args.quiet)
     try:
-        data = run_bench(subjects, cfg, log)
+        data = run_bench(subjects, cfg, progress.log, progress.plan)
     finally:
         progress.close()
     if json_path:
         write_atomic(json_path, json.dumps(data, indent=1) + "\n")
     print(summary(data, dtype=str(cfg.dtypes[0]).removeprefix("torch.")))
     return EXIT_OK
-
-
-def _bench_progress(subjects: int, cfg: Any, quiet: bool) -> tuple[Any, Callable[[str], None]]:
-    """The bench phase's progress (a step is one activation in one dtype) and the log
-    run_bench reports each step to."""
-    from verify.progress import Progress
-
-    progress = Progress(subjects, len(cfg.dtypes), phase="bench", unit="activation-dtype steps", quiet=quiet)
-
-    def log(step: str) -> None:
-        progress.check_done()
-        progress.note(f"bench: {step}  [{progress.status()}]")
-
-    return progress, log
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -639,19 +626,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         R.write_json(data, files["results.json"])
         print(summary_table(results, verbose=args.verbose), file=sys.stderr if args.quiet else sys.stdout)
         if not args.no_bench:
-            from verify.analysis.bench import estimate_s, run_bench
+            from verify.analysis.bench import run_bench
+            from verify.progress import PhasedProgress
             from verify.targets import resolve
 
             # Benchmarks run in this process: a subject with an error (it may have exited,
             # crashed or hung its worker) is left out of them.
             benched = [s for s in results if not any(c.status is Status.ERROR for c in s.checks)]
             cfg = bench_config(args, ctx.device)
-            if not args.quiet:
-                print(f"bench: {len(benched)} activation(s), about {estimate_s(cfg, len(benched)) / 60:.0f} min "
-                      "(leave it out with --no-bench, or --quick-bench for a smoke run)", file=sys.stderr, flush=True)
-            progress, log = _bench_progress(len(benched), cfg, args.quiet)
+            progress = PhasedProgress(args.quiet, hint="leave it out with --no-bench, or --quick-bench for a smoke run")
             try:
-                bench = run_bench([resolve(s.target, args.init, _params(args)) for s in benched], cfg, log)
+                bench = run_bench([resolve(s.target, args.init, _params(args)) for s in benched], cfg, progress.log,
+                                  progress.plan)
             finally:
                 progress.close()
             R.write_json(bench, files["bench.json"])

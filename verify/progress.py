@@ -12,12 +12,17 @@ import time
 from typing import Any, TextIO
 
 STATUS_MARK = {True: "ok  ", False: "FAIL"}
+PHASES = {"compile": "bench compile", "time": "bench"}  # what a bench phase is called on screen
 
 
 class Progress:
     def __init__(self, total: int, checks_per_subject: int, *, phase: str = "check", unit: str = "checks",
-                 quiet: bool = False, stream: TextIO | None = None, live: bool | None = None) -> None:
+                 quiet: bool = False, stream: TextIO | None = None, live: bool | None = None,
+                 expected_s: float | None = None) -> None:
         self.total, self.per_subject, self.phase, self.quiet = total, max(1, checks_per_subject), phase, quiet
+        # An estimate of the whole, made before the start: the ETA until the first step
+        # is done, then weighed against the pace as PRIOR_STEPS steps' worth of it.
+        self.expected_s = expected_s
         self.unit = unit
         self.stream = stream or sys.stderr
         self.done_subjects = self.done_checks = 0
@@ -56,12 +61,20 @@ class Progress:
             self._live = None
 
     # -- what is shown ----------------------------------------------------------------
+    PRIOR_STEPS = 2
+
     def eta_s(self) -> float | None:
-        """Seconds left at the pace so far; None before the first check has finished."""
+        """Seconds left at the pace so far (the first steps of a run are few and may be
+        unlike the rest: with an ``expected_s``, the estimate's pace is counted as
+        PRIOR_STEPS more steps); None before the first step without an estimate."""
+        elapsed = time.perf_counter() - self.start
+        steps = self.total * self.per_subject
+        left = steps - self.done_checks
+        if self.expected_s is not None:
+            prior = self.PRIOR_STEPS * self.expected_s / max(1, steps)
+            return max(0.0, (elapsed + prior) / (self.done_checks + self.PRIOR_STEPS) * left)
         if not self.done_checks:
             return None
-        elapsed = time.perf_counter() - self.start
-        left = self.total * self.per_subject - self.done_checks
         return max(0.0, elapsed / self.done_checks * left)
 
     def status(self) -> str:
@@ -70,7 +83,7 @@ class Progress:
         subjects = max(self.done_subjects, self.done_checks // self.per_subject)
         return (f"{self.phase}: {subjects}/{self.total} subjects, "
                 f"{self.done_checks}/{self.total * self.per_subject} {self.unit}"
-                + (f", about {_duration(eta)} left" if eta is not None else "")
+                + (f", about {duration(eta)} left" if eta is not None else "")
                 + (f"  now: {running}" if running else ""))
 
     def line(self, result: Any) -> str:
@@ -106,7 +119,35 @@ class Progress:
             print(text, file=self.stream, flush=True)
 
 
-def _duration(seconds: float) -> str:
+class PhasedProgress:
+    """Progress through phases, each step one activation: the whole said up front
+    (``plan("bench", ...)``), then a display per phase with the estimate it was planned
+    with (``plan(phase, steps, seconds)``), and a line per finished step (``log``)."""
+
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None, live: bool | None = None,
+                 hint: str = "") -> None:
+        self.quiet, self.stream, self.live, self.hint = quiet, stream or sys.stderr, live, hint
+        self.current = Progress(0, 1, quiet=True)
+
+    def plan(self, phase: str, steps: int, seconds: float) -> None:
+        if phase == "bench":
+            if not self.quiet:
+                print(f"bench: {steps} activation(s), about {duration(seconds)}"
+                      + (f" ({self.hint})" if self.hint else ""), file=self.stream, flush=True)
+            return
+        self.current.close()
+        self.current = Progress(steps, 1, phase=PHASES.get(phase, phase), unit="activations", quiet=self.quiet,
+                                stream=self.stream, live=self.live, expected_s=seconds)
+
+    def log(self, step: str) -> None:
+        self.current.check_done()
+        self.current.note(f"{self.current.phase}: {step}  [{self.current.status()}]")
+
+    def close(self) -> None:
+        self.current.close()
+
+
+def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

@@ -34,28 +34,52 @@ PASSES = {"forward": 2, "forward_backward": 5}
 
 @dataclass(frozen=True)
 class BenchConfig:
-    # 2^24 on request (--sizes): in the default it would add about 190 s over the
-    # registry on this 2-core machine, past the five-minute budget.
-    sizes: tuple[int, ...] = tuple(1 << p for p in (10, 14, 18, 22))
-    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)
+    # The two sizes that answer the question: 2^10 elements, where a call's fixed cost
+    # (dispatch, autograd, allocation) is all there is, and 2^22 (16 MB in float32, past
+    # any cache), where only memory traffic counts. The sizes between add the cache
+    # levels' story at several times the cost; --sizes asks for them.
+    sizes: tuple[int, ...] = (1 << 10, 1 << 22)
+    # float32 is what the report draws; --dtype adds bfloat16 or float16.
+    dtypes: tuple[torch.dtype, ...] = (torch.float32,)
     device: str = "cpu"
     variants: tuple[str, ...] = VARIANTS
     modes: tuple[str, ...] = MODES
-    # Seconds of timing per measurement (torch.utils.benchmark's blocked_autorange).
-    min_run_time: float = 0.03
-    # torch.compile costs 2-5 s per graph here: compiled variants are timed at the
-    # budget size, in float32, forward+backward (the graph a training step uses).
+    # Adaptive timing (torch.utils.benchmark's adaptive_autorange): blocks of calls until
+    # the spread of the block times (IQR) is within `threshold` of their median, after at
+    # least `min_run_time` seconds and at most `max_run_time`. 0.1 is where
+    # torch.utils.benchmark itself starts to warn of fluctuation.
+    threshold: float = 0.1
+    min_run_time: float = 0.01
+    max_run_time: float = 0.3
+    # A compiled variant is timed at the budget size, in float32, forward+backward (the
+    # graph a training step uses): each graph costs seconds of compiling.
     compile_sizes: tuple[int, ...] = (1 << 22,)
     compile_dtypes: tuple[torch.dtype, ...] = (torch.float32,)
     compile_modes: tuple[str, ...] = ("forward_backward",)
-    # The largest size per dtype (bfloat16 stops at 2^22 to keep a default run of the
-    # whole registry within five minutes on two cores).
-    max_size: dict[torch.dtype, int] = field(default_factory=lambda: {torch.bfloat16: 1 << 22})
+    # The largest size per dtype.
+    max_size: dict[torch.dtype, int] = field(default_factory=dict)
+    # Processes that compile the compiled variants before the timing starts (0: none,
+    # the timing loop compiles each graph itself).
+    compile_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
     def quick(cls, device: str = "cpu") -> BenchConfig:
         return cls(sizes=(1 << 10, 1 << 15), dtypes=(torch.float32,), device=device,
-                   variants=("eager", "builtin", "naive"), min_run_time=0.01, compile_sizes=())
+                   variants=("eager", "builtin", "naive"), max_run_time=0.1, compile_sizes=())
+
+    def points(self) -> list[tuple[torch.dtype, int, str, str]]:
+        """Every (dtype, size, mode, variant) a subject is timed at, in the order timed."""
+        out = []
+        for dtype in self.dtypes:
+            for n in self.sizes:
+                if n > self.max_size.get(dtype, n):
+                    continue
+                for mode in self.modes:
+                    for variant in self.variants:
+                        if variant != "compiled" or (n in self.compile_sizes and dtype in self.compile_dtypes
+                                                     and mode in self.compile_modes):
+                            out.append((dtype, n, mode, variant))
+        return out
 
 
 @dataclass
@@ -101,11 +125,13 @@ def input_for(subject: Subject, numel: int, dtype: torch.dtype, device: str) -> 
 
 
 def workload(subject: Subject, variant: str, mode: str, numel: int, dtype: torch.dtype,
-             device: str = "cpu") -> Workload | None:
+             device: str = "cpu", x: torch.Tensor | None = None) -> Workload | None:
+    """One timed step of ``variant`` in ``mode``, on ``x`` (made by :func:`input_for`
+    when not given)."""
     fn = _callable(subject, variant, dtype, device)
     if fn is None:
         return None
-    x = input_for(subject, numel, dtype, device)
+    x = input_for(subject, numel, dtype, device) if x is None else x.detach()
     n = x.numel()
     bytes_moved = PASSES[mode] * n * x.element_size()
     if mode == "forward":
@@ -122,116 +148,202 @@ def workload(subject: Subject, variant: str, mode: str, numel: int, dtype: torch
     return Workload(step, bytes_moved, n)
 
 
-def measure(step: Callable[[], Any], device: str, min_run_time: float) -> dict[str, float]:
-    """Median and spread of one step, synchronised on CUDA (Timer does that)."""
+def measure(step: Callable[[], Any], device: str, min_run_time: float, *, threshold: float | None = None,
+            max_run_time: float = 10.0, clock: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Median and spread of one step, synchronised on CUDA (Timer does that). With a
+    ``threshold``, adaptive: blocks of calls until the spread is within ``threshold`` of
+    the median (``tight``) or ``max_run_time`` has passed; without, ``min_run_time``
+    seconds of blocks. ``clock`` replaces the timer (a test's planted clock)."""
     # At the thread count the caller runs with (Timer's own default is one thread).
-    timer = Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads())
-    # Warm up under the Timer's own settings (it fixes the thread count): a compiled
-    # step guards on the thread count and would recompile inside the timed runs.
-    timer.timeit(1)
-    m = timer.blocked_autorange(min_run_time=min_run_time)
-    return {"median_s": m.median, "iqr_s": m.iqr, "runs": len(m.times)}
+    timer = Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads(),
+                  **({"timer": clock} if clock else {}))
+    if threshold is None:
+        # Warm up under the Timer's own settings (it fixes the thread count): a compiled
+        # step guards on the thread count and would recompile inside the timed runs.
+        timer.timeit(1)
+        m = timer.blocked_autorange(min_run_time=min_run_time)
+    else:
+        # Its search for a block size runs under those settings too and is not kept:
+        # the warm-up.
+        m = timer.adaptive_autorange(threshold=threshold, min_run_time=min_run_time, max_run_time=max_run_time)
+    out: dict[str, Any] = {"median_s": m.median, "iqr_s": m.iqr, "runs": len(m.times)}
+    if threshold is not None:
+        out["tight"] = bool(m.meets_confidence(threshold))
+    return out
 
 
-def bandwidth(numel: int, dtype: torch.dtype, device: str, min_run_time: float) -> dict[str, float]:
+def _timed(step: Callable[[], Any], cfg: BenchConfig, clock: Callable[[], float] | None = None) -> dict[str, Any]:
+    return measure(step, cfg.device, cfg.min_run_time, threshold=cfg.threshold, max_run_time=cfg.max_run_time,
+                   clock=clock)
+
+
+def bandwidth(numel: int, dtype: torch.dtype, cfg: BenchConfig) -> dict[str, float]:
     """GB/s of the simplest elementwise op (reads n, writes n): allocating its output,
     and writing into an existing buffer."""
-    x = torch.randn(numel, device=device).to(dtype)
+    x = torch.randn(numel, device=cfg.device).to(dtype)
     out = torch.empty_like(x)
     moved = 2 * numel * x.element_size()
-    alloc = measure(lambda: torch.neg(x), device, min_run_time)["median_s"]
-    into = measure(lambda: torch.neg(x, out=out), device, min_run_time)["median_s"]
+    alloc = _timed(lambda: torch.neg(x), cfg)["median_s"]
+    into = _timed(lambda: torch.neg(x, out=out), cfg)["median_s"]
     return {"alloc_gbps": moved / alloc / 1e9, "inplace_gbps": moved / into / 1e9}
 
 
-# For the up-front estimate of a bench run only: an eager activation's chain of ops runs
-# at about this effective bandwidth (1-3 GB/s over the registry on a 2-core CPU), each
-# timing also warms up and repeats the step, and a compiled variant first compiles.
+# For the estimates of a bench run only. A timing costs its fixed overhead (a Timer's
+# set-up, the block-size search) and a number of steps: the search's first call (the
+# warm-up) and adaptive_autorange's four blocks at the least. A step of an eager activation
+# moves its bytes at a fraction of the bandwidth measured for the simplest op (a chain of
+# ops, each a pass over memory); before that is measured, at ESTIMATE_GBPS. A compiled
+# graph costs ESTIMATE_COMPILE_S in a worker, once a worker has paid
+# ESTIMATE_COMPILER_START_S to start torch and inductor, and a reload from inductor's
+# cache in the timing process.
 ESTIMATE_GBPS = {"cpu": 1.0, "cuda": 100.0}
-ESTIMATE_STEPS_PER_TIMING = 3
-ESTIMATE_OVERHEAD_S = 0.04  # a Timer's set-up and warm-up
-ESTIMATE_COMPILE_S = 3.0
+ESTIMATE_FRACTION_OF_BANDWIDTH = 0.25
+ESTIMATE_STEPS_PER_TIMING = 5
+ESTIMATE_OVERHEAD_S = 0.06
+ESTIMATE_COMPILE_S = 2.5
+ESTIMATE_COMPILER_START_S = 12.0
+ESTIMATE_RELOAD_S = 0.3
+
+
+def estimate(cfg: BenchConfig, subjects: int,
+             limits: dict[tuple[str, int], dict[str, float]] | None = None) -> dict[str, float]:
+    """About how long each phase of ``run_bench`` takes for ``subjects`` activations:
+    ``compile_s`` (the compiled variants, in ``workers`` processes) and ``time_s``."""
+    cpu = not cfg.device.startswith("cuda")
+    compiled = [p for p in cfg.points() if p[3] == "compiled"]
+    per_subject = 0.0
+    for dtype, n, mode, variant in cfg.points():
+        size = torch.empty((), dtype=dtype).element_size()
+        measured = (limits or {}).get((str(dtype).removeprefix("torch."), n))
+        gbps = (measured["alloc_gbps"] * ESTIMATE_FRACTION_OF_BANDWIDTH if measured
+                else ESTIMATE_GBPS["cpu" if cpu else "cuda"])
+        step = PASSES[mode] * n * size / (gbps * 1e9)
+        per_subject += ESTIMATE_OVERHEAD_S + max(cfg.min_run_time, ESTIMATE_STEPS_PER_TIMING * step)
+        if variant == "compiled":
+            per_subject += ESTIMATE_RELOAD_S if cfg.compile_workers else ESTIMATE_COMPILE_S
+    workers = min(cfg.compile_workers, subjects * len(compiled))
+    compile_s = (ESTIMATE_COMPILER_START_S + ESTIMATE_COMPILE_S * subjects * len(compiled) / workers
+                 if workers else 0.0)
+    return {"compile_s": compile_s, "time_s": per_subject * subjects, "workers": workers,
+            "graphs": len(compiled) * subjects if workers else 0}
 
 
 def estimate_s(cfg: BenchConfig, subjects: int) -> float:
     """About how long ``run_bench`` will take for ``subjects`` activations."""
-    gbps = ESTIMATE_GBPS["cuda" if cfg.device.startswith("cuda") else "cpu"]
-    per_subject = 0.0
-    for dtype in cfg.dtypes:
-        size = torch.empty((), dtype=dtype).element_size()
-        for n in cfg.sizes:
-            if n > cfg.max_size.get(dtype, n):
-                continue
-            for mode in cfg.modes:
-                for variant in cfg.variants:
-                    if variant == "compiled":
-                        if n not in cfg.compile_sizes or dtype not in cfg.compile_dtypes or mode not in cfg.compile_modes:
-                            continue
-                        per_subject += ESTIMATE_COMPILE_S
-                    step = PASSES[mode] * n * size / (gbps * 1e9)
-                    per_subject += cfg.min_run_time + ESTIMATE_OVERHEAD_S + ESTIMATE_STEPS_PER_TIMING * step
-    return per_subject * subjects
+    e = estimate(cfg, subjects)
+    return e["compile_s"] + e["time_s"]
+
+
+def _compile_one(target: str, overrides: dict[str, float], points: list[tuple[torch.dtype, int, str]],
+                 device: str, threads: int) -> str:
+    """In a worker: compile and run once each compiled graph of one subject, which
+    leaves it in inductor's on-disk cache for the timing process to load."""
+    from verify.targets import resolve
+
+    torch.set_num_threads(threads)  # the generated kernels depend on it
+    subject = resolve(target, None, overrides)
+    for dtype, n, mode in points:
+        wl = workload(subject, "compiled", mode, n, dtype, device)
+        if wl is not None:
+            wl.fn()
+    return subject.name
+
+
+def precompile(subjects: Sequence[Subject], cfg: BenchConfig, log: Callable[[str], None] | None = None) -> None:
+    """Compile the compiled variants in ``cfg.compile_workers`` processes at once, so that
+    the timing, which runs alone, finds each graph compiled. Only a speed-up: a subject
+    a worker cannot rebuild (or compile) is compiled by the timing loop itself."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    points = [(d, n, m) for d, n, m, v in cfg.points() if v == "compiled"]
+    if not points or not cfg.compile_workers or not subjects:
+        return
+    # Not a fork of this process, which has run torch's thread pools (a forked copy may
+    # hang in them); a fork server that imports this module and not the program's
+    # __main__ (verify's would run the command again), else a fresh interpreter.
+    methods = multiprocessing.get_all_start_methods()
+    mp = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if mp.get_start_method() == "forkserver":
+        mp.set_forkserver_preload([__name__])
+    with cf.ProcessPoolExecutor(min(cfg.compile_workers, len(subjects)), mp_context=mp) as pool:
+        jobs = {pool.submit(_compile_one, s.target, dict(s.overrides), points, cfg.device,
+                            torch.get_num_threads()): s.name for s in subjects}
+        for job in cf.as_completed(jobs):
+            job.exception()  # see above: a failure here costs time, not a result
+            if log:
+                log(jobs[job])
 
 
 def bench_subject(subject: Subject, cfg: BenchConfig, limits: dict[tuple[str, int], dict[str, float]],
-                  log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                  log: Callable[[str], None] | None = None,
+                  clock: Callable[[], float] | None = None) -> list[dict[str, Any]]:
+    """One subject's rows: a timing per (dtype, size, mode, variant) of ``cfg.points()``,
+    each with its ratio to the built-in and its fraction of the bandwidth limit."""
     rows: list[dict[str, Any]] = []
-    for dtype in cfg.dtypes:
+    inputs: dict[tuple[torch.dtype, int], torch.Tensor] = {}
+    for dtype, n, mode, variant in cfg.points():
         dname = str(dtype).removeprefix("torch.")
-        for n in cfg.sizes:
-            if n > cfg.max_size.get(dtype, n):
+        row: dict[str, Any] = {"subject": subject.name, "size": n, "dtype": dname, "mode": mode, "variant": variant}
+        try:
+            if (dtype, n) not in inputs:
+                inputs[(dtype, n)] = input_for(subject, n, dtype, cfg.device)
+            wl = workload(subject, variant, mode, n, dtype, cfg.device, inputs[(dtype, n)])
+            if wl is None:
                 continue
-            for mode in cfg.modes:
-                base: float | None = None
-                for variant in cfg.variants:
-                    if variant == "compiled" and (n not in cfg.compile_sizes or dtype not in cfg.compile_dtypes
-                                                  or mode not in cfg.compile_modes):
-                        continue
-                    row: dict[str, Any] = {"subject": subject.name, "size": n, "dtype": dname, "mode": mode,
-                                           "variant": variant}
-                    try:
-                        wl = workload(subject, variant, mode, n, dtype, cfg.device)
-                        if wl is None:
-                            continue
-                        started = time.perf_counter()
-                        row.update(measure(wl.fn, cfg.device, cfg.min_run_time))
-                        row["wall_s"] = time.perf_counter() - started
-                    except Exception as exc:  # one variant failing loses nothing else
-                        row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                        rows.append(row)
-                        continue
-                    row["numel"] = wl.numel
-                    row["elements_per_s"] = wl.numel / row["median_s"]
-                    row["effective_gbps"] = wl.bytes_moved / row["median_s"] / 1e9
-                    # Allocating variants are held to the allocating limit.
-                    limit = limits[(dname, n)]["alloc_gbps"]
-                    row["fraction_of_bandwidth"] = row["effective_gbps"] / limit
-                    if variant == "builtin":
-                        base = row["median_s"]
-                    rows.append(row)
-                for row in rows:
-                    if (row.get("size"), row.get("dtype"), row.get("mode")) == (n, dname, mode) and "median_s" in row:
-                        row["ratio_to_builtin"] = row["median_s"] / base if base else None
-        if log:
-            log(f"{subject.name} {dname}")
+            started = time.perf_counter()
+            row.update(_timed(wl.fn, cfg, clock))
+            row["wall_s"] = time.perf_counter() - started
+        except Exception as exc:  # one variant failing loses nothing else
+            row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            rows.append(row)
+            continue
+        row["numel"] = wl.numel
+        row["elements_per_s"] = wl.numel / row["median_s"]
+        row["effective_gbps"] = wl.bytes_moved / row["median_s"] / 1e9
+        # Allocating variants are held to the allocating limit.
+        row["fraction_of_bandwidth"] = row["effective_gbps"] / limits[(dname, n)]["alloc_gbps"]
+        rows.append(row)
+    for row in rows:
+        base = next((r["median_s"] for r in rows if r["variant"] == "builtin" and "median_s" in r
+                     and (r["size"], r["dtype"], r["mode"]) == (row["size"], row["dtype"], row["mode"])), None)
+        if "median_s" in row:
+            row["ratio_to_builtin"] = row["median_s"] / base if base else None
+    if log:
+        log(subject.name)
     return rows
 
 
-def run_bench(subjects: Iterable[Subject], cfg: BenchConfig,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every subject's rows, and the bandwidth limits measured in the same run."""
+def run_bench(subjects: Iterable[Subject], cfg: BenchConfig, log: Callable[[str], None] | None = None,
+              plan: Callable[[str, int, float], None] | None = None) -> dict[str, Any]:
+    """Every subject's rows, and the bandwidth limits measured in the same run. The
+    compiled variants are compiled first, in parallel; then everything is timed, one
+    timing at a time. ``plan(phase, steps, seconds)`` is told what each phase will do
+    ("bench": the whole, then "compile" and "time") before it starts, ``log`` each step
+    that finished."""
     subjects = list(subjects)
     limits: dict[tuple[str, int], dict[str, float]] = {}
     for dtype in cfg.dtypes:
         for n in cfg.sizes:
             if n <= cfg.max_size.get(dtype, n):
-                limits[(str(dtype).removeprefix("torch."), n)] = bandwidth(n, dtype, cfg.device, cfg.min_run_time)
+                limits[(str(dtype).removeprefix("torch."), n)] = bandwidth(n, dtype, cfg)
+    est = estimate(cfg, len(subjects), limits)
+    if plan:
+        plan("bench", len(subjects), est["compile_s"] + est["time_s"])
+    if est["graphs"]:
+        if plan:
+            plan("compile", len(subjects), est["compile_s"])
+        precompile(subjects, cfg, log)
+    if plan:
+        plan("time", len(subjects), est["time_s"])
     results = []
     for s in subjects:
         try:
             rows = bench_subject(s, cfg, limits, log)
         except Exception as exc:  # a subject that cannot even be laid out
             rows = [{"subject": s.name, "error": f"{type(exc).__name__}: {exc}"}]
+            if log:
+                log(s.name)
         results.append({"name": s.name, "target": s.target, "rows": rows})
     return {
         "environment": environment(cfg),
@@ -254,6 +366,9 @@ def environment(cfg: BenchConfig) -> dict[str, Any]:
         "dtypes": [str(d).removeprefix("torch.") for d in cfg.dtypes],
         "variants": list(cfg.variants),
         "min_run_time_s": cfg.min_run_time,
+        "max_run_time_s": cfg.max_run_time,
+        # A timing whose IQR is beyond this fraction of its median is not tight.
+        "noise_bound": cfg.threshold,
     }
 
 

@@ -25,6 +25,14 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def colors(n: int) -> list[str]:
+    """``n`` colours, no two alike: the palette while it lasts, else hues spaced evenly
+    around the colour wheel."""
+    if n <= len(PALETTE):
+        return list(PALETTE[:n])
+    return [f"hsl({round(360 * i / n)}, 70%, {42 if i % 2 else 55}%)" for i in range(n)]
+
+
 @dataclass
 class _Mark:
     kind: str  # line, points, vline, hline, span, bars, text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from verify.report.figures import num
@@ -40,7 +41,7 @@ def numbers(checks: dict[str, dict[str, Any]], bench: list[dict[str, Any]] | Non
     kinks = checks.get("kinks", {}).get("details", {}).get("kinks")
     if kinks is not None:
         seen = dict.fromkeys(f"{num(k['x']):.3g} ({k.get('smoothness', '?')})" for k in kinks)
-        row["kinks"] = ", ".join(list(seen)[:3]) + (" ..." if len(seen) > 3 else "") if seen else "none"
+        row["kinks"] = ", ".join(seen) if seen else "none"
     stability = checks.get("stability", {}).get("details", {}).get("dtypes", {})
     for dt, rec in stability.items():
         breaks = [abs(num(rec[k])) for k in ("first_break_pos", "first_break_neg") if rec.get(k) is not None]
@@ -75,3 +76,66 @@ def shown_details(details: dict[str, Any]) -> str:
         return f"({len(text)} characters: see results.json)"
 
     return json.dumps({k: shorten(v) for k, v in details.items()}, indent=1)
+
+
+def slug(name: str, taken: set[str]) -> str:
+    """An anchor from an activation's name: lower case, letters, digits and dashes,
+    made unique among ``taken`` (which it joins) with a number."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "activation"
+    out, i = base, 2
+    while out in taken:
+        out, i = f"{base}-{i}", i + 1
+    taken.add(out)
+    return out
+
+
+def reference_errors(details: dict[str, Any]) -> list[str]:
+    """Each comparison of the ``reference`` check: its worst error and the tolerance
+    that element was held to."""
+    lines = []
+    for label, worst in details.get("worst", {}).items():
+        parts = []
+        for what in ("output", "gradient"):
+            rec = worst.get(what)
+            if not rec:
+                continue
+            allowed = rec.get("allowed_error")
+            parts.append(f"{what} error {num(rec['abs_error']):.3g}"
+                         + (f" (allowed {num(allowed):.3g})" if allowed is not None else " (tolerance not recorded)")
+                         + (f" at x = {num(rec['x']):.6g}" if rec.get("x") is not None else ""))
+        if parts:
+            lines.append(f"{label}: " + "; ".join(parts))
+    return lines
+
+
+# A built-in measured above the bandwidth line by more than this fraction means the line
+# (measured alone, a moment earlier) is not what the machine gave the timings.
+BANDWIDTH_MARGIN = 0.1
+
+
+def timing_warnings(bench: dict[str, Any]) -> list[str]:
+    """Why the bench's figures should not be trusted, if they should not: timings whose
+    spread stayed beyond the run's stated noise bound, and built-ins measured faster than
+    the bandwidth line allows (the machine was busier when the line was measured)."""
+    if not bench:
+        return []
+    out = []
+    bound = bench.get("environment", {}).get("noise_bound")
+    rows = [r for s in bench.get("subjects", []) for r in s.get("rows", []) if "median_s" in r]
+    if bound is not None:
+        noisy = [r for r in rows if r["median_s"] > 0 and r.get("iqr_s", 0) / r["median_s"] > bound]
+        if noisy:
+            worst = max(noisy, key=lambda r: r["iqr_s"] / r["median_s"])
+            out.append(f"{len(noisy)} of {len(rows)} timings kept a spread (IQR) beyond {bound:.0%} of their median, "
+                       f"the most {worst['iqr_s'] / worst['median_s']:.0%} ({worst['subject']} {worst['variant']} "
+                       f"{worst['mode'].replace('_', '+')} at 2^{int(math.log2(worst['size']))}): the machine was "
+                       "busy; compare figures from a quiet run")
+    fast = [r for r in rows if r.get("variant") == "builtin"
+            and r.get("fraction_of_bandwidth", 0) > 1 + BANDWIDTH_MARGIN]
+    if fast:
+        worst = max(fast, key=lambda r: r["fraction_of_bandwidth"])
+        out.append(f"{len(fast)} built-in timing(s) beat the bandwidth line, the most by "
+                   f"{worst['fraction_of_bandwidth']:.2f}x ({worst['subject']} {worst['mode'].replace('_', '+')} "
+                   f"at 2^{int(math.log2(worst['size']))}, {worst['dtype']}): the line was measured while the machine "
+                   "was busier, so every fraction of bandwidth on this page is too high")
+    return out

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from verify.report.chart import CRIMSON, Chart, color
+from verify.report.chart import CRIMSON, Chart, color, colors
 
 
 def num(v: Any) -> float:
@@ -38,11 +38,11 @@ def plot_family(family: str, curves: dict[str, dict[str, Any]]) -> str:
     """f (solid) and f' (dashed) of every activation of a family on one pair of axes
     (channel 0 of a channel-dependent one)."""
     chart = Chart(f"{family}: f (solid) and f' (dashed)", xlabel="x", height=220)
-    for i, (name, curve) in enumerate(sorted(curves.items())):
+    for c, (name, curve) in zip(colors(len(curves)), sorted(curves.items()), strict=True):
         keep = [j for j, v in enumerate(curve["x"]) if abs(num(v)) <= FAMILY_RANGE]
         x = [num(curve["x"][j]) for j in keep]
-        chart.line(x, [num(curve["f"][0][j]) for j in keep], stroke=color(i), label=name)
-        chart.line(x, [num(curve["df"][0][j]) for j in keep], stroke=color(i), dash=True, width=1.0)
+        chart.line(x, [num(curve["f"][0][j]) for j in keep], stroke=c, label=name)
+        chart.line(x, [num(curve["df"][0][j]) for j in keep], stroke=c, dash=True, width=1.0)
     return chart.svg(f"The {family} activations and their derivatives overlaid")
 
 

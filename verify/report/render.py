@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from verify.report.compare import family, numbers, shown_details
+from verify.report.compare import family, numbers, reference_errors, shown_details, slug, timing_warnings
 from verify.report.figures import DETAIL_PLOTS, plot_curve, plot_family
 from verify.report.plots.throughput import plot_bench
 from verify.results import Status, write_atomic
@@ -29,6 +29,7 @@ def render(data: dict[str, Any]) -> str:
                 check_ids.append(c["id"])
     bench_rows = {b["name"]: b["rows"] for b in data.get("bench", {}).get("subjects", [])}
     views = []
+    anchors: set[str] = {"summary", "numbers", "families", "environment"}
     families: dict[str, dict[str, Any]] = {}
     for s in subjects:
         info = s.get("info", {})
@@ -48,9 +49,11 @@ def render(data: dict[str, Any]) -> str:
                 plots.append(picture)
         checks = {c["id"]: c for c in s["checks"]}
         views.append({
-            "name": s["name"], "target": s["target"], "info": info, "spec": info.get("spec"),
+            "name": s["name"], "sid": slug(s["name"], anchors), "target": s["target"], "info": info,
+            "spec": info.get("spec"),
             "description": info.get("doc", ""), "checks": checks, "plots": plots,
-            "check_list": [{**c, "shown_details": shown_details(c["details"]) if c.get("details") else ""}
+            "check_list": [{**c, "shown_details": shown_details(c["details"]) if c.get("details") else "",
+                            "errors": reference_errors(c.get("details") or {}) if c["id"] == "reference" else []}
                            for c in s["checks"]],
             "numbers": numbers(checks, bench),
             "findings": sum(len(c.get("findings", ())) for c in s["checks"]),
@@ -62,7 +65,8 @@ def render(data: dict[str, Any]) -> str:
     template = env.get_template("report.html.j2")
     return template.render(env=data.get("environment", {}), subjects=views, check_ids=check_ids,
                            counts=counts, status_text=STATUS_TEXT, schema_version=data.get("schema_version"),
-                           columns=columns, family_plots=family_plots)
+                           columns=columns, family_plots=family_plots,
+                           timing_warnings=timing_warnings(data.get("bench", {})))
 
 
 def write_report(data: dict[str, Any], out_dir: str | Path) -> Path:
