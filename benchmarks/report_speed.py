@@ -1,7 +1,10 @@
 """How long the report takes: `report --no-bench` over the registry (checks and page),
-then `report --from` on its results (the page alone), and the page's size.
+then `report --from` on its results (the page alone), and the page's size; with
+`--bench`, also the default `report` (checks, bench and page), in a fresh inductor cache
+(cold), under the code of each checkout given with `--tree` (side by side with an
+older commit's worktree: `git worktree add /tmp/old HEAD~1`).
 
-    python benchmarks/report_speed.py [--from results.json] [--jobs 2]
+    python benchmarks/report_speed.py [--from results.json] [--jobs 2] [--bench [--tree DIR ...]]
 
 Each figure is one run's wall time in a fresh process, as a user would see it; this
 machine is shared, so compare runs made side by side.
@@ -10,6 +13,7 @@ machine is shared, so compare runs made side by side.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -18,10 +22,26 @@ import time
 from pathlib import Path
 
 
-def timed(args: list[str]) -> float:
+def timed(args: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "verify", "report", *args, "-q"], capture_output=True, check=False)
+    subprocess.run([sys.executable, "-m", "verify", "report", *args, "-q"], capture_output=True, check=False,
+                   cwd=cwd, env=env)
     return time.perf_counter() - start
+
+
+def load() -> str:
+    """The load averages, as uptime gives them: the machine is shared."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def with_bench(trees: list[str], jobs: str, out: Path) -> None:
+    """The default report, bench included, from each tree in turn, each in a fresh
+    inductor cache."""
+    for i, tree in enumerate(trees):
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(), "PYTHONPATH": tree}
+        before = load()
+        wall = timed(["--jobs", jobs, "--out", str(out / f"bench{i}")], cwd=tree, env=env)
+        print(f"report (with the bench) from {tree}: {wall:.1f} s wall; load before {before}, after {load()}")
 
 
 def main() -> None:
@@ -29,8 +49,12 @@ def main() -> None:
     p.add_argument("--from", dest="source", help="render these results instead of running the checks first")
     p.add_argument("--jobs", default="2")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--bench", action="store_true", help="also the default report, bench included")
+    p.add_argument("--tree", action="append", help="a checkout to run it from (default: this one)")
     args = p.parse_args()
     out = Path(tempfile.mkdtemp())
+    if args.bench:
+        with_bench(args.tree or [str(Path(__file__).resolve().parents[1])], args.jobs, out)
     source = args.source
     if source is None:
         wall = timed(["--no-bench", "--jobs", args.jobs, "--out", str(out / "run")])
