@@ -169,6 +169,13 @@ class Activation:
     saved_tensors: int | None = None
     once_differentiable: bool = False
     elementwise: bool = True
+    # The input layout, as ``verify.layout.parse`` reads it ("gated:-1", "vector:-1"); None:
+    # one output per input position. A gated spec's ``kinks`` and ``properties`` are those
+    # of its first half's function with the second held at 1, f(a, b = 1) (ReGLU's kink
+    # at a = 0); a vector spec's properties are those of entry 0 of a vector of 4 whose
+    # other entries are 0, and it declares no kinks (they lie where entries meet, not at
+    # points of the line). Either declares ``elementwise=False``.
+    layout: str | None = None
     # True when the function applied differs between channels (dimension 1) without a
     # per-channel parameter, like bipolar ReLU alternating over channels: checks then
     # permute and slice only the batch dimension.
@@ -190,6 +197,8 @@ class Activation:
             raise ValueError(f"{self.name}: a parametric activation needs a trainable parameter")
         if self.inplace is None and self.inplace_saves_training_memory:
             raise ValueError(f"{self.name}: declares in-place savings without an in-place variant")
+        if self.layout is not None and self.layout.split(":")[0] != "elementwise" and self.elementwise:
+            raise ValueError(f"{self.name}: a {self.layout} layout is not elementwise; declare elementwise=False")
 
     @property
     def per_channel(self) -> bool:
@@ -250,6 +259,7 @@ class Activation:
             "saved_tensors": self.saved_tensors,
             "once_differentiable": self.once_differentiable,
             "elementwise": self.elementwise,
+            "layout": self.layout,
             "channelwise": self.channelwise or self.per_channel,
             "domain": [_json_float(v) for v in self.domain_at()],
             "throughput_budget": None

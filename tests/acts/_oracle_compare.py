@@ -15,6 +15,11 @@ the float64 truth lies beyond the dtype's largest finite value the correctly rou
 result is the infinity of its sign, and anything else is an error. Errors below an
 underflow floor (UNDERFLOW_POWER) are none, and SCALE names the few quantities held to
 ulps of a scale rather than of their value, each with its reason.
+
+A spec with a layout (``Activation.layout``) takes rows: a gated one (n, 2) rows (a, b),
+its kinks on a; a vector one (n, VECTOR_WIDTH) rows, its derivative the gradient of
+sum(w y) with the fixed weights w = 1, 2, 3, ... (sum(y) of sparsemax is constant). The
+backward error then moves every entry of a row its own way (each sign pattern).
 """
 
 from __future__ import annotations
@@ -71,7 +76,19 @@ SCALE: dict[tuple[str, str], float | str] = {
     # hinges at a1 = -a2) the oracle's hinge sum is only that exact.
     ("apl", "value"): "x",
     ("srelu", "value"): "x",
+    # (For a row, |x| is the largest |entry|.) Sparsemax's x_i - tau, tau a sum of the
+    # support's entries over its size: a difference of terms of the row's size.
+    ("sparsemax", "value"): "x",
 }
+
+# The rows of a vector spec, as wide as the default width the checks use, and the
+# halvings of the backward-error box at which its oracle is sampled besides the corners.
+VECTOR_WIDTH = 4
+BOX_HALVINGS = 3
+# A gated grid holds each half on the 1-d grid with the other half at each of these
+# (signs, a small and a large size), and as many pairs drawn from the grid.
+HELD = (-300.0, -1.0, 0.0, 0.5, 7.0)
+PAIRS = 1 << 15
 
 # Offset at which the one-sided limits at a kink are read from the oracle (float64).
 KINK_SIDE = 1e-9
@@ -104,6 +121,32 @@ def grid(spec: acts.Activation, params: Mapping[str, float] | None = None, every
     return torch.unique(x[(x.abs() <= r) & (x > lo) & (x < hi)])
 
 
+def kind(spec: acts.Activation) -> str:
+    """"elementwise", "gated" or "vector": how the spec takes its input."""
+    return (spec.layout or "elementwise").split(":")[0]
+
+
+def rows(spec: acts.Activation, params: Mapping[str, float] | None = None, every_half: bool = True) -> Tensor:
+    """The float64 input of the comparison: the grid, or for a spec with a layout, rows
+    of it. Gated: each half along the grid with the other at each of HELD, and PAIRS
+    pairs drawn from the grid. Vector: the grid spread over rows (each value in every
+    position), and PAIRS rows drawn from it, every fourth with a tie."""
+    x = grid(spec, params, every_half)
+    if kind(spec) == "elementwise":
+        return x
+    gen = torch.Generator().manual_seed(0)
+    width = 2 if kind(spec) == "gated" else VECTOR_WIDTH
+    drawn = x[torch.randint(0, x.numel(), (PAIRS, width), generator=gen)]
+    if kind(spec) == "gated":
+        held = torch.tensor(HELD, dtype=torch.float64)
+        a, h = x.repeat_interleave(held.numel()), held.repeat(x.numel())
+        return torch.cat([torch.stack([a, h], 1), torch.stack([h, a], 1), drawn])
+    drawn[::4, 1] = drawn[::4, 0]
+    n = -(-x.numel() // width) * width
+    spread = torch.cat([x, x[: n - x.numel()]]).reshape(-1, width)
+    return torch.cat([spread, spread.roll(1, dims=1), drawn])
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One quantity of one spec in one dtype: the worst element, in ulps, before the
@@ -117,7 +160,7 @@ class Comparison:
     max_ulps: float
     max_excess_ulps: float
     failures: int
-    worst_x: float
+    worst_x: float | tuple[float, ...]  # a row for a spec with a layout
     worst_got: float
     worst_truth: float
 
@@ -128,8 +171,12 @@ class Comparison:
     def __str__(self) -> str:
         return (f"{self.name} {str(self.dtype).removeprefix('torch.')} {self.quantity}: {self.failures} of "
                 f"{self.points} beyond {bound(self.dtype, self.quantity):g} ulps (worst {self.max_excess_ulps:.3g} "
-                f"beyond the backward error, {self.max_ulps:.3g} in all, at x={self.worst_x:.6g}: got "
+                f"beyond the backward error, {self.max_ulps:.3g} in all, at x={_fmt(self.worst_x)}: got "
                 f"{self.worst_got:.8g}, oracle {self.worst_truth:.8g})")
+
+
+def _fmt(x: float | tuple[float, ...]) -> str:
+    return f"{x:.6g}" if isinstance(x, float) else "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
 
 
 def bound(dtype: torch.dtype, quantity: str) -> float:
@@ -148,13 +195,13 @@ def ulp(v: Tensor, dtype: torch.dtype) -> Tensor:
 Quantities = dict[str, Tensor]
 
 
-def quantities(fn: Callable[..., Tensor], x: Tensor, params: Mapping[str, Tensor], trainable: tuple[str, ...]
-               ) -> Quantities:
-    """Value, d/dx (reverse mode) and d/dparam per element (forward mode, tangent 1 on
-    every channel of the parameter) of ``fn(x, **params)``."""
+def quantities(fn: Callable[..., Tensor], x: Tensor, params: Mapping[str, Tensor], trainable: tuple[str, ...],
+               weights: Tensor | None = None) -> Quantities:
+    """Value, d/dx (reverse mode, of sum(weights y)) and d/dparam per element (forward
+    mode, tangent 1 on every channel of the parameter) of ``fn(x, **params)``."""
     x = x.detach().requires_grad_()
     y = fn(x, **params)
-    (gx,) = torch.autograd.grad(y.sum(), x)
+    (gx,) = torch.autograd.grad(y.sum() if weights is None else (y * weights.to(y.dtype)).sum(), x)
     out = {"value": y.detach(), "d/dx": gx.detach()}
     for name in trainable:
         p = params[name]
@@ -189,58 +236,82 @@ def _compare(spec: acts.Activation, dtype: torch.dtype, x64: Tensor | None,
     params64 = {k: (v.double() if isinstance(v, Tensor) else v) for k, v in params.items()}
     trainable = tuple(p.name for p in spec.trainable)
 
-    x64 = grid(spec, settings) if x64 is None else x64
-    x = torch.unique(x64.to(dtype))
-    pad = (-x.numel()) % channels
-    x = torch.cat([x, x[:1].expand(pad)]).reshape(-1, channels)
+    x64 = rows(spec, settings) if x64 is None else x64
+    if kind(spec) == "elementwise":
+        x = torch.unique(x64.to(dtype))
+        pad = (-x.numel()) % channels
+        x = torch.cat([x, x[:1].expand(pad)]).reshape(-1, channels)
+    else:
+        x = torch.unique(x64.to(dtype), dim=0)
     xd = x.double()
+    weights = torch.arange(1, x.shape[1] + 1, dtype=torch.float64) if kind(spec) == "vector" else None
 
-    truth = quantities(spec.reference, xd, params64, trainable)
+    def oracle(at: Tensor) -> Quantities:
+        return quantities(spec.reference, at, params64, trainable, weights)
+
+    truth = oracle(xd)
     # Where the function overflows float64 itself there is no finite truth to compare
     # with (a NaN stays, and fails).
     keep = ~truth["value"].isinf().any(dim=1)
     x, xd = x[keep], xd[keep]
     truth = {q: t[keep] for q, t in truth.items()}
-    got = quantities(functional, x, params, trainable)
+    got = quantities(functional, x, params, trainable, weights)
     # The backward error: the oracle a few roundings either side of x (across a kink,
-    # too: a rounded intermediate may land on it and take the other side's slope).
+    # too: a rounded intermediate may land on it and take the other side's slope); each
+    # entry of a row its own way.
     delta = ROUNDINGS * torch.finfo(dtype).eps
-    kinks = [float(torch.tensor(k).to(dtype)) for k in spec.kink_points(settings)]
-    on_kink = torch.zeros_like(xd, dtype=torch.bool)
-    for k in kinks:
-        on_kink |= xd == k
-    allowance = {q: torch.zeros_like(xd) for q in truth}
-    for s in (1.0, -1.0):
-        nearby = quantities(spec.reference, xd * (1 + s * delta), params64, trainable)
+    if kind(spec) == "elementwise":
+        signs = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    else:
+        signs = torch.cartesian_prod(*[torch.tensor([1.0, -1.0], dtype=torch.float64)] * x.shape[1])
+    # A vector spec's Jacobian is piecewise constant (sparsemax's support), and takes
+    # values inside the box that its corners miss: the box is also sampled at halvings.
+    if kind(spec) == "vector":
+        signs = torch.cat([signs * 2.0**-k for k in range(BOX_HALVINGS + 1)])
+    allowance = {q: torch.zeros_like(t) for q, t in truth.items()}
+    for s in signs:
+        nearby = oracle(xd * (1 + s * delta))
         for q in truth:
             step = (nearby[q] - truth[q]).abs().nan_to_num(nan=0.0, posinf=0.0)
             allowance[q] = torch.maximum(allowance[q], step)
+    # Kinks lie on the input itself, or on a gated row's first half.
+    on = xd if kind(spec) == "elementwise" else xd[:, :1]
+    kinks = [float(torch.tensor(k).to(dtype)) for k in spec.kink_points(settings)]
+    on_kink = torch.zeros_like(on, dtype=torch.bool)
+    for k in kinks:
+        on_kink |= on == k
     # What passes: the hull of the oracle's value, its backward-error neighbours and, at
     # a kink, its one-sided limits; then BOUND_ULPS beyond the nearest end.
     lo = {q: t - allowance[q] for q, t in truth.items()}
     hi = {q: t + allowance[q] for q, t in truth.items()}
     if on_kink.any():
         for s in (1.0, -1.0):
-            side = quantities(spec.reference, xd + s * KINK_SIDE * xd.abs().clamp_min(1.0), params64, trainable)
+            shift = torch.zeros_like(xd)
+            shift[:, : on.shape[1]] = s * KINK_SIDE * on.abs().clamp_min(1.0)
+            side = oracle(xd + shift)
             for q in truth:
                 lo[q] = torch.where(on_kink, torch.minimum(lo[q], side[q]), lo[q])
                 hi[q] = torch.where(on_kink, torch.maximum(hi[q], side[q]), hi[q])
-    tiny = torch.finfo(dtype).tiny * xd.abs().clamp_min(1.0) ** UNDERFLOW_POWER[dtype]
+    # The size of the input an element's error scales with: its own, or its row's.
+    size = xd.abs() if kind(spec) == "elementwise" else xd.abs().amax(dim=1, keepdim=True)
+    tiny = torch.finfo(dtype).tiny * size.clamp_min(1.0) ** UNDERFLOW_POWER[dtype]
 
     out = []
     for q, t in truth.items():
         g = got[q].double()
         nearest = torch.minimum(torch.maximum(g, lo[q]), hi[q])
         scale = SCALE.get((spec.name, q), 0.0)
-        scale = xd.abs() if scale == "x" else torch.full_like(xd, float(scale))
+        scale = size.expand_as(t) if scale == "x" else torch.full_like(t, float(scale))
         lost = (g - t).abs() <= tiny
         # Before the backward-error allowance; kinks and lost underflows have their own rules.
         raw = torch.where(on_kink | lost, 0.0, _ulps(g, t, t, dtype, scale))
         excess = torch.where(lost, 0.0, _ulps(g, nearest, t, dtype, scale))
         fails = excess > bound(dtype, q)
         i = int(excess.flatten().argmax())
-        out.append(Comparison(spec.name, dtype, q, xd.numel(), float(raw.max()), float(excess.flatten()[i]),
-                              int(fails.sum()), float(xd.flatten()[i]), float(g.flatten()[i]), float(t.flatten()[i])))
+        row = i // t.shape[1]
+        at = float(xd.flatten()[i]) if kind(spec) == "elementwise" else tuple(xd[row].tolist())
+        out.append(Comparison(spec.name, dtype, q, t.numel(), float(raw.max()), float(excess.flatten()[i]),
+                              int(fails.sum()), at, float(g.flatten()[i]), float(t.flatten()[i])))
     return out
 
 

@@ -51,10 +51,14 @@ def test_forward_equals_the_builtin(spec: acts.Activation) -> None:
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_module_keeps_dtype_and_shape(spec: acts.Activation, dtype: torch.dtype) -> None:
     m = _module(spec, dtype)
-    for shape in [(3, 4), (2, 4, 5), (2, 4, 3, 3)]:
+    # Features at dimension 1, or last for a spec that states its layout there.
+    last = (spec.layout or "").endswith(":-1")
+    for shape in [(3, 4), (2, 5, 4), (2, 3, 3, 4)] if last else [(3, 4), (2, 4, 5), (2, 4, 3, 3)]:
         x = torch.randn(shape, dtype=dtype)
         y = m(x)
-        assert y.shape == x.shape and y.dtype == dtype
+        # A gated activation's output is half as wide along the dimension it splits.
+        want = (*shape[:-1], shape[-1] // 2) if (spec.layout or "").startswith("gated") else shape
+        assert y.shape == want and y.dtype == dtype
 
 
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.inplace is not None], ids=lambda s: s.name)

@@ -114,3 +114,34 @@ def test_a_nan_and_a_finite_result_beyond_the_range_fail() -> None:
                           module=torch.nn.Identity, functional=fn, reference=lambda x: 1.5 * x, oracle="1.5 x",
                           properties=Properties(limits=(-math.inf, math.inf)))
         assert compare(spec, torch.float16, x)[0].ok is ok
+
+
+# -- planted: gated and vector-valued implementations written the usual ways ---------------
+
+def _swapped_swiglu(x: Tensor) -> Tensor:
+    # The gate on the value half: x, gate = x.chunk(2, -1) read as gate, x.
+    gate, up = x.chunk(2, dim=-1)
+    return torch.nn.functional.silu(up) * gate
+
+
+def _clamped_sparsemax(x: Tensor) -> Tensor:
+    # The usual last line, clamp(x - tau, min=0): at an entry equal to tau its gradient
+    # passes, though tau was summed without that entry.
+    z, _ = torch.sort(x, dim=-1, descending=True)
+    k = torch.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    cumsum = z.cumsum(dim=-1)
+    size = (1 + k * z > cumsum).sum(dim=-1, keepdim=True)
+    tau = (cumsum.gather(-1, size - 1) - 1) / size.to(x.dtype)
+    return torch.clamp(x - tau, min=0)
+
+
+def test_a_gated_activation_with_its_halves_swapped_fails() -> None:
+    rows = compare(acts.get("swiglu"), torch.float64, functional=_swapped_swiglu)
+    assert not any(r.ok for r in rows), table(rows)
+
+
+def test_a_vector_activation_whose_gradient_leaves_the_support_fails() -> None:
+    x = torch.tensor([[511.5, 511.75, 512.0, 512.5], [0.1, 0.3, 0.2, -2.0]], dtype=torch.float64)
+    bad = {r.quantity: r.ok for r in compare(acts.get("sparsemax"), torch.float64, x, functional=_clamped_sparsemax)}
+    good = {r.quantity: r.ok for r in compare(acts.get("sparsemax"), torch.float64, x)}
+    assert bad == {"value": True, "d/dx": False} and all(good.values()), (bad, good)
