@@ -378,4 +378,5 @@ def test_9_in_process_the_limit_is_cpu_time_with_a_wall_clock_backstop(monkeypat
     with pytest.raises(CheckTimeout, match=r"ran past its 0.3 s limit of CPU time"), time_limit(0.3):
         while True:
             pass
-    assert time.process_time() - cpu >= 0.3
+    # The kernel charges CPU time in ticks (1/100 s or finer): the timer fires within one.
+    assert time.process_time() - cpu >= 0.3 - 0.02

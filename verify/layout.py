@@ -177,10 +177,13 @@ def probe_values(shape: Sequence[int]) -> Tensor:
 
 def candidates(sizes: Sequence[int], stated: dict[str, Any]) -> list[tuple[int, int, int]]:
     """(dim, rank, width) to try, most usual first: rank 3, then 2, 4, 5 and 1; features
-    at dimension 1, then last; each parameter size and twice it (a gated output bound
-    to a parameter takes an input twice as wide), then the default widths."""
+    at dimension 1, then last; the default width, each parameter size and twice it (a
+    gated output bound to a parameter takes an input twice as wide), then twice the
+    default."""
     widths: list[int] = []
-    for w in [stated.get("width"), *(s for n in sizes for s in (n, 2 * n)), DEFAULT_WIDTH, 2 * DEFAULT_WIDTH]:
+    # The default first: a parameter that binds to no dimension (a kernel activation's
+    # dictionary of 1000 coefficients) must not make every probe 1000 features wide.
+    for w in [stated.get("width"), DEFAULT_WIDTH, *(s for n in sizes for s in (n, 2 * n)), 2 * DEFAULT_WIDTH]:
         if w and w not in widths:
             widths.append(w)
     dims = [stated["dim"]] if "dim" in stated else [1, -1]

@@ -438,6 +438,8 @@ class Pool:
         self._mp = multiprocessing.get_context(_start_method())
         if self._mp.get_start_method() == "forkserver":
             self._mp.set_forkserver_preload(["verify.runner"])
+        elif self._mp.get_start_method() == "fork":
+            warm_torch()
         self.jobs = jobs
         self.memory_limit_bytes = memory_limit_bytes
         self._workers: list[_Worker] = []
@@ -512,6 +514,17 @@ class Pool:
             self._workers.append(w)
             return w
         return None
+
+
+def warm_torch() -> None:
+    """torch's one-time costs of a process, paid here once before the workers fork, not
+    once in each of them: the first ``autograd.grad`` imports torch's symbolic-shape
+    machinery (sympy, about a second of CPU), and the first forward-mode and gradcheck
+    calls load theirs. Tensors of two elements: no thread pool starts."""
+    x = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(torch.sin, (x,), fast_mode=True)
+    with torch.autograd.forward_ad.dual_level():
+        torch.autograd.forward_ad.unpack_dual(torch.sin(torch.autograd.forward_ad.make_dual(x.detach(), x.detach())))
 
 
 def _start_method() -> str:

@@ -171,13 +171,13 @@ class Subject:
     # -- inputs ------------------------------------------------------------------
     @cached_property
     def channels(self) -> int:
-        """The feature count the subject's trainable parameters fix: the one size above
-        1 of every parameter that has exactly one (``(C,)`` as PReLU's weight and
-        Snake's alpha, ``(1, C, 1, 1)`` as ACON-C's p1, p2 and beta), when they agree."""
+        """The feature count of the subject's layout, at dimension 1 of the checks' inputs:
+        the one its trainable parameters fix (``(C,)`` as PReLU's weight and Snake's
+        alpha, ``(1, C, 1, 1)`` as ACON-C's p1), or the default."""
         if self.spec is not None:
             return DEFAULT_CHANNELS
-        sizes = set(self._feature_sizes)
-        return sizes.pop() if len(sizes) == 1 else DEFAULT_CHANNELS
+        base = self.base_shape
+        return base[1] if len(base) >= 2 else base[0]
 
     @cached_property
     def _feature_sizes(self) -> list[int]:
@@ -492,6 +492,7 @@ def from_spec(spec: Activation, target: str | None = None) -> Subject:
         spec=spec,
         inplace_factory=inplace,
         origin="spec",
+        layout_hint=spec.layout,
     )
 
 

@@ -71,7 +71,9 @@ class Evaluator:
         self.base = subject.base_shape
         self.derivative, self.dtype, self.device = derivative, dtype, device
         self.lanes = self.base[1] if len(self.base) >= 2 else 1
-        self.spread = subject.spec is not None and not subject.spec.channelwise and self.lanes > 1
+        # Only where each output comes from its own input: a gated spec's halves pair up.
+        self.spread = (subject.spec is not None and subject.spec.elementwise and not subject.spec.channelwise
+                       and self.lanes > 1)
         self.channels = 1 if self.spread else self.lanes
         own = fn is None and dtype == torch.float64
         self.resolution = resolution(subject, params, device) if own else torch.float64
@@ -539,7 +541,17 @@ def _remembered(subject: Subject, what: str, params: dict[str, float] | None, de
 
 def curve(subject: Subject, points: int = 241) -> dict[str, object]:
     """f and f' on a range that shows the kinks, for the report's plot: x, then one
-    list per channel that differs from the first (alternating activations show two)."""
+    list per channel that differs from the first (alternating activations show two).
+    A gated subject's is its first half's (b held at 1, said in ``variable``); a
+    vector-valued or mixing one has no curve of one variable (ValueError, the reason)."""
+    from verify.halves import views
+
+    kind = subject.layout.kind
+    if kind == "gated":
+        view = views(subject)[0]
+        return {**curve(view, points), "variable": view.label}
+    if kind != "elementwise":
+        raise ValueError(f"no curve of one variable: {subject.not_positionwise}")
     found = kinks(subject)
     finite = [abs(k) for k in found if np.isfinite(k)]
     half = max(6.0, 1.5 * max(finite, default=0.0))

@@ -20,7 +20,9 @@ def num(v: Any) -> float:
 
 def plot_curve(name: str, curve: dict[str, Any]) -> str:
     """f and f' over a range that shows the kinks, kinks marked."""
-    chart = Chart(f"{name}: f and f'", xlabel="x")
+    variable = curve.get("variable")  # a gated activation's first half, b held
+    chart = Chart(f"{name}: f and f'" + (f" in {variable}" if variable else ""), xlabel=str(variable or "x")
+                  .split(" ")[0])
     x = [num(v) for v in curve["x"]]
     for i, (f, df) in enumerate(zip(curve["f"], curve["df"], strict=True)):
         label = "" if len(curve["f"]) == 1 else f" (channel {curve['channels'][i]})"
