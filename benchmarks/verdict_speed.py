@@ -78,8 +78,8 @@ def gate_vs_plain(pairs: int, jobs: int) -> None:
     print(f"   gate : wall {statistics.median(gw):6.2f} s  cpu {statistics.median(gc):6.2f} s  "
           f"(exit codes {sorted({g[2] for g, _ in rows})})")
     print(f"   plain: wall {statistics.median(pw):6.2f} s  cpu {statistics.median(pc):6.2f} s")
-    print(f"   ratio: wall {statistics.median([g / p for g, p in zip(gw, pw)]):.2f}x  "
-          f"cpu {statistics.median([g / p for g, p in zip(gc, pc)]):.2f}x (median of the pairs)")
+    print(f"   ratio: wall {statistics.median([g / p for g, p in zip(gw, pw, strict=True)]):.2f}x  "
+          f"cpu {statistics.median([g / p for g, p in zip(gc, pc, strict=True)]):.2f}x (median of the pairs)")
 
 
 def one_activation(name: str, runs: int) -> None:
