@@ -261,7 +261,11 @@ def test_torch_builtins_pass(run: Any, name: str) -> None:
 
 @pytest.mark.parametrize("name", [s.name for s in acts.all_activations()])
 def test_registered_activations_pass(name: str) -> None:
-    r = run_check(from_spec(acts.get(name)), CHECKS["kinks"], Context())
+    subject = from_spec(acts.get(name))
+    r = run_check(subject, CHECKS["kinks"], Context())
+    if subject.layout.kind == "vector":  # no line of one variable to find kinks on
+        assert r.status is Status.SKIP and "vector activation" in r.summary, r.summary
+        return
     assert r.status is Status.PASS, r.summary
 
 

@@ -155,8 +155,8 @@ def measure(step: Callable[[], Any], device: str, min_run_time: float, *, thresh
     the median (``tight``) or ``max_run_time`` has passed; without, ``min_run_time``
     seconds of blocks. ``clock`` replaces the timer (a test's planted clock)."""
     # At the thread count the caller runs with (Timer's own default is one thread).
-    timer = Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads(),
-                  **({"timer": clock} if clock else {}))
+    planted: dict[str, Any] = {"timer": clock} if clock else {}
+    timer = Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads(), **planted)
     if threshold is None:
         # Warm up under the Timer's own settings (it fixes the thread count): a compiled
         # step guards on the thread count and would recompile inside the timed runs.

@@ -59,9 +59,8 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
 
             inputs = tuple(p.clone().requires_grad_() for p in originals)
             try:
-                torch.autograd.gradcheck(
-                    as_function, inputs, **at, check_undefined_grad=False, fast_mode=True,
-                )
+                torch.autograd.gradcheck(as_function, inputs, eps=at["eps"], atol=at["atol"], rtol=at["rtol"],
+                                         check_undefined_grad=False, fast_mode=True)
             except GradcheckError as exc:
                 return _name_parameter(first_line(exc), names)
             return None
@@ -73,8 +72,8 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
             if worst is None:
                 summary = f"{reason} ({settings_label(params)})"
             else:
-                at = f"x={worst['x']:.6g}" if "x" in worst else f"output element {worst['output_index']}"
-                summary = (f"gradient of parameter {worst['parameter']!r} disagrees with finite differences at {at} "
+                where = f"x={worst['x']:.6g}" if "x" in worst else f"output element {worst['output_index']}"
+                summary = (f"gradient of parameter {worst['parameter']!r} disagrees with finite differences at {where} "
                            f"({settings_label(params)}): autograd {worst['analytical']:.6g}, numerical "
                            f"{worst['numerical']:.6g}")
             return failed(

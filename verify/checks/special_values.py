@@ -21,6 +21,7 @@ the other channels are held only to NaN-freedom and f(-0.0) = f(+0.0).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -79,16 +80,16 @@ def check_special_values(subject: Subject, ctx: Context) -> Outcome:
             if (v < 0 and lo > -math.inf) or (v > 0 and hi < math.inf):
                 rec[key] = "outside domain"
                 continue
-            rec[key], why = _unless_crash(f"a {v:+} input", lambda fn=fn, dt=dt, side=side: _at_infinity(
-                line, fn, dt, ctx.device, side, judged))
+            rec[key], why = _unless_crash(f"a {v:+} input",
+                                          functools.partial(_at_infinity, line, fn, dt, ctx.device, side, judged))
             if why:
                 problems.append((f"{name}: {why}", v))
             elif line.spec is None and isinstance(rec[key], float) and math.isnan(rec[key]):
                 nan_limits[f"{v:+}"].append(name)
 
         if lo < 0.0 < hi:
-            rec["at_neg_zero"], why = _unless_crash("a -0.0 input", lambda fn=fn, dt=dt: _negative_zero(
-                line, fn, dt, ctx.device, judged))
+            rec["at_neg_zero"], why = _unless_crash("a -0.0 input",
+                                                    functools.partial(_negative_zero, line, fn, dt, ctx.device, judged))
             if why:
                 problems.append((f"{name}: {why}", -0.0))
         else:
