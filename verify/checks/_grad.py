@@ -256,3 +256,66 @@ def formula_with_params(formula: Any, module: Any, detach: bool = True) -> Any:
         return formula(x, **values)
 
     return call
+
+
+def search_off_jumps(subject: Subject, ctx: Any, judge: Any, mode: str = "backward"
+                     ) -> tuple[tuple[dict[str, float] | None, Any, str] | None, dict[str, Any] | None,
+                                list[tuple[float, float]]]:
+    """:func:`search_settings`, where a failure that central differences straddling a
+    jump explain (of f, or of f' for ``mode`` "second": a piece narrower than the step)
+    is searched again with that point avoided, up to ``GRADCHECK_MAX_JUMPS`` times. The
+    failure left (or None), where it is worst, and the jumps as (x, size)."""
+    from verify.strategies import to_tensor
+
+    jumps: list[tuple[float, float]] = []
+    while True:
+        found = search_settings(subject, ctx, judge, also_avoid=tuple(x for x, _ in jumps))
+        if found is None:
+            return None, None, jumps
+        params, example, reason = found
+        if reason == CUT_FROM_GRAPH or subject.not_positionwise is not None:
+            return found, None, jumps
+        fn = subject.instance(torch.float64, ctx.device, params)
+        h = steps(subject, ctx, params)["eps"]
+        x = to_tensor(example, torch.float64, ctx.device)
+        worst = worst_elementwise(fn, x, eps=h, mode=mode, kind=subject.layout.kind)
+        line = fn if mode != "second" else _derivative(fn)
+        jump = None if len(jumps) >= tol.GRADCHECK_MAX_JUMPS else _jump(line, x, worst, h)
+        if jump is None:
+            return found, worst, jumps
+        jumps.append((worst["x"], jump))
+
+
+def jump_findings(jumps: list[tuple[float, float]], h: float, of: str = "the forward") -> list[str]:
+    return [f"{of} jumps by {size:.3g} within {h:g} of x = {x:.6g}: central differences straddling it are no "
+            "verdict on the derivative (the kinks check judges a jump)" for x, size in jumps]
+
+
+def _derivative(fn: Any) -> Any:
+    """autograd's f' of an elementwise function, as a function (no graph kept)."""
+    def d(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().clone().requires_grad_()
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(fn(t.clone()).sum(), t, allow_unused=True)
+        return torch.zeros_like(t) if g is None else g.detach()
+
+    return d
+
+
+def _jump(fn: Any, x: torch.Tensor, worst: dict[str, float], h: float) -> float | None:
+    """The size of a jump of ``fn`` within a difference step of the worst element, when
+    the central differences say there is one (None: they say the derivative is wrong). A
+    jump J between x - h and x + h adds J / 2h to the difference with step h and J / h to
+    the one with step h / 2: their gap is then as large as the difference's own gap from
+    a correct derivative; for a wrong derivative both differences agree."""
+    with torch.no_grad():
+        d1 = (fn(x + h) - fn(x - h)) / (2 * h)
+        d2 = (fn(x + h / 2) - fn(x - h / 2)) / h
+    hits = torch.nonzero(x.flatten() == worst["x"]).flatten()
+    if hits.numel() == 0:
+        return None
+    i = int(hits[0])
+    d1_i, d2_i = float(d1.flatten()[i]), float(d2.flatten()[i])
+    if not abs(d2_i - d1_i) > 0.5 * abs(d1_i - worst["analytical"]):
+        return None
+    return 2 * h * (d2_i - d1_i)

@@ -7,7 +7,15 @@ from typing import Any
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from verify.checks._grad import CUT_FROM_GRAPH, first_line, located, search_settings, settings_label
+from verify.checks._grad import (
+    CUT_FROM_GRAPH,
+    first_line,
+    jump_findings,
+    located,
+    search_off_jumps,
+    settings_label,
+    steps,
+)
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -45,9 +53,10 @@ def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
         names = ", ".join(c.__name__ for c in subject.custom_functions)
         return skipped(f"forward-mode AD not supported: {names} defines no jvp")
     try:
-        found = search_settings(subject, ctx, _judge)
+        found, _, jumps = search_off_jumps(subject, ctx, _judge, mode="forward")
     except _Unsupported as exc:
         return skipped(f"forward-mode AD not supported: {exc}")
+    findings = jump_findings(jumps, steps(subject, ctx)["eps"])
     if found is not None:
         params, example, reason = found
         if reason == CUT_FROM_GRAPH:
@@ -56,6 +65,7 @@ def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
         where, numbers = located(subject, ctx, params, example, "forward")
         return failed(f"forward-mode derivative (jvp) wrong{where} ({settings_label(params)})"
                       + ("" if where else f": {reason}"),
-                      details={"params": params, "reason": reason, **numbers}, smallest_input=example)
+                      details={"params": params, "reason": reason, **numbers}, smallest_input=example,
+                      findings=findings)
     settings = subject.param_settings(ctx.profile)
-    return passed(f"jvp matches finite differences (float64, {len(settings)} setting(s))")
+    return passed(f"jvp matches finite differences (float64, {len(settings)} setting(s))", findings=findings)

@@ -25,7 +25,8 @@ from verify.checks._grad import (
     CUT_FROM_GRAPH,
     entry_phrase,
     first_line,
-    search_settings,
+    jump_findings,
+    search_off_jumps,
     settings_label,
     steps,
     worst_elementwise,
@@ -50,30 +51,24 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     the resolution the subject computes float64 inputs at (reported here: this check owns
     the finite differences that a narrower resolution defeats)."""
     settings = subject.param_settings(ctx.profile)
-    jumps: list[tuple[float, float]] = []  # (x, size) of jumps of f the differences straddled
-    while True:
-        found = search_settings(subject, ctx, _judge, also_avoid=tuple(x for x, _ in jumps))
-        if found is None:
-            break
+    found, worst, jumps = search_off_jumps(subject, ctx, _judge)
+    if found is not None and found[2] == CUT_FROM_GRAPH:
         params, example, reason = found
-        if reason == CUT_FROM_GRAPH:
-            return failed(f"{reason} ({settings_label(params)})", details={"params": params, "reason": reason},
-                          smallest_input=example)
-        fn = subject.instance(torch.float64, ctx.device, params)
-        h = steps(subject, ctx, params)["eps"]
-        worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), eps=h, kind=subject.layout.kind)
-        jump = None if subject.not_positionwise is not None or len(jumps) >= tol.GRADCHECK_MAX_JUMPS else \
-            _jump(fn, to_tensor(example, torch.float64, ctx.device), worst, h)
-        if jump is None:
-            break
-        jumps.append((worst["x"], jump))
+        return failed(f"{reason} ({settings_label(params)})", details={"params": params, "reason": reason},
+                      smallest_input=example)
+    if found is not None:
+        params, example, reason = found
+        if worst is None:
+            fn = subject.instance(torch.float64, ctx.device, params)
+            h = steps(subject, ctx, params)["eps"]
+            worst = worst_elementwise(fn, to_tensor(example, torch.float64, ctx.device), eps=h,
+                                      kind=subject.layout.kind)
     at = resolution(subject, None, ctx.device)
     findings = [line for line in (precision_finding(at),) if line]
-    findings += [f"the forward jumps by {size:.3g} within {steps(subject, ctx)['eps']:g} of x = {x:.6g}: central "
-                 "differences straddling it are no verdict on the backward (the kinks check judges a jump)"
-                 for x, size in jumps]
+    findings += jump_findings(jumps, steps(subject, ctx)["eps"])
     findings += domain_findings(subject, ctx)
     if found is not None:
+        assert worst is not None
         return failed(
             f"backward disagrees with finite differences at x={worst['x']:.6g}{entry_phrase(worst)} "
             f"({settings_label(params)}): autograd {worst['analytical']:.6g}, numerical {worst['numerical']:.6g}",
@@ -138,22 +133,6 @@ def domain_findings(subject: Subject, ctx: Context) -> list[str]:
         found.append(f"near its domain's edge {edge:g} the backward differs from f's slope: at x={xs[i]:.3g} autograd "
                      f"{g[c, i]:.6g}, numerical {slope[c, i]:.6g} (a backward clipped there on purpose, or a bug)")
     return found
-
-
-def _jump(fn: Any, x: torch.Tensor, worst: dict[str, float], h: float) -> float | None:
-    """The size of a jump of f within a difference step of the worst element, when the
-    central differences say there is one (None: they say the backward is wrong). A jump
-    J between x - h and x + h adds J / 2h to the difference with step h and J / h to the
-    one with step h / 2: their gap is then as large as the difference's own gap from a
-    correct backward; for a wrong backward both differences agree."""
-    with torch.no_grad():
-        d1 = (fn(x + h) - fn(x - h)) / (2 * h)
-        d2 = (fn(x + h / 2) - fn(x - h / 2)) / h
-    i = int(torch.nonzero(x.flatten() == worst["x"]).flatten()[0])
-    d1_i, d2_i = float(d1.flatten()[i]), float(d2.flatten()[i])
-    if not abs(d2_i - d1_i) > 0.5 * abs(d1_i - worst["analytical"]):
-        return None
-    return 2 * h * (d2_i - d1_i)
 
 
 def required_range(subject: Subject, ctx: Context) -> float:

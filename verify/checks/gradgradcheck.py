@@ -7,7 +7,15 @@ from typing import Any
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from verify.checks._grad import CUT_FROM_GRAPH, first_line, located, search_settings, settings_label
+from verify.checks._grad import (
+    CUT_FROM_GRAPH,
+    first_line,
+    jump_findings,
+    located,
+    search_off_jumps,
+    settings_label,
+    steps,
+)
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -51,9 +59,10 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
     if subject.once_differentiable:
         return skipped(SKIP_REASON)
     try:
-        found = search_settings(subject, ctx, _judge)
+        found, _, jumps = search_off_jumps(subject, ctx, _judge, mode="second")
     except _OnceDifferentiable as exc:
         return skipped(str(exc))
+    findings = jump_findings(jumps, steps(subject, ctx)["eps"], of="the backward")
     if found is not None:
         params, example, reason = found
         if reason == CUT_FROM_GRAPH:
@@ -63,6 +72,7 @@ def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
         summary = f"second derivative wrong{where} ({settings_label(params)})" + ("" if where else f": {reason}")
         if numbers.get("analytical") == 0.0 and numbers.get("numerical", 0.0) != 0.0:
             summary += f": {CONSTANT_IN_BACKWARD}"
-        return failed(summary, details={"params": params, "reason": reason, **numbers}, smallest_input=example)
+        return failed(summary, details={"params": params, "reason": reason, **numbers}, smallest_input=example,
+                      findings=findings)
     return passed("second derivatives match finite differences of the backward "
-                  f"(float64, {len(subject.param_settings(ctx.profile))} setting(s))")
+                  f"(float64, {len(subject.param_settings(ctx.profile))} setting(s))", findings=findings)
