@@ -88,6 +88,7 @@ def test_failing_file_target_exits_1_and_keeps_the_others(tmp_path: Path) -> Non
     statuses = {s["name"]: s["checks"][0]["status"] for s in json.loads(out.read_text())["subjects"]}
     assert statuses == {"BadTanh": "fail", "exploding": "error", "silu": "pass"}
     assert "reproduce: python -m verify check" in r.stdout
+    assert "smallest input: [" in r.stdout, r.stdout
 
 
 ZOO = '''

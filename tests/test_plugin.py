@@ -42,6 +42,7 @@ def test_a_failures_repro_runs_from_where_pytest_runs(tmp_path: Path) -> None:
     assert "1 failed, 1 passed" in done.stdout, done.stdout
     repro = re.search(r"reproduce: (python -m verify check .*)", done.stdout)
     assert repro is not None, done.stdout
+    assert "smallest input: [[[" in done.stdout, done.stdout
     words = shlex.split(repro.group(1))
     assert words[4] == "src/acts_lib.py:Cube", words
     again = run(tmp_path, sys.executable, *words[1:])

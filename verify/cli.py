@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from verify.results import Status, SubjectResult, printable
+from verify.results import Status, SubjectResult, printable, smallest_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -682,6 +682,9 @@ def summary_table(results: Sequence[SubjectResult], stopped: signal.Signals | No
             lines.append(f"{MARK[c.status]} {printable(r.name)} [{c.id}]: {printable(c.summary)}")
             if c.repro:
                 lines.append(f"     reproduce: {printable(c.repro)}")
+            small = smallest_text(c.smallest_input) if c.status is Status.FAIL else None
+            if small:
+                lines.append(f"     smallest input: {small}")
     findings = [(r, c, f) for r in results for c in r.checks for f in c.findings]
     if findings:
         lines.append("")

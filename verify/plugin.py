@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from verify.results import Status
+from verify.results import Status, smallest_text
 
 if TYPE_CHECKING:
     from verify.subject import Subject
@@ -70,6 +70,9 @@ class CheckRunner:
             msg = f"{subject.name} [{self.id}] {result.status.value}: {result.summary}"
             if result.repro:
                 msg += f"\n  reproduce: {result.repro}"
+            small = smallest_text(result.smallest_input) if result.status is Status.FAIL else None
+            if small:
+                msg += f"\n  smallest input: {small}"
             if result.status is Status.ERROR and "traceback" in result.details:
                 msg += "\n" + str(result.details["traceback"])
             pytest.fail(msg, pytrace=False)

@@ -293,3 +293,16 @@ def write_junit(results: Sequence[SubjectResult], path: str | os.PathLike[str]) 
             if c.details.get("output"):
                 ET.SubElement(case, "system-out").text = xml_text(str(c.details["output"]))
     write_atomic(path, ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n")
+
+
+# The most characters of a smallest input a line of text shows.
+SMALLEST_CHARS = 200
+
+
+def smallest_text(value: Any) -> str | None:
+    """A failure's smallest input as one short line (None when there is none): its
+    nested lists written compactly, cut at SMALLEST_CHARS."""
+    if value is None:
+        return None
+    text = json.dumps(jsonable(value), separators=(",", ":"))
+    return text if len(text) <= SMALLEST_CHARS else text[: SMALLEST_CHARS - 3] + "..."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import zoo
@@ -120,3 +121,12 @@ def test_a_jump_of_the_forward_is_not_blamed_on_the_backward(run: Any) -> None:
     r = run("gradcheck", spec, profile="ci")
     assert r.status is Status.PASS, r.summary
     assert any("the forward jumps by 2e-07" in f and "x = 0" in f for f in r.findings), r.findings
+
+
+def test_a_failure_carries_the_smallest_input_the_layout_takes(run: Any) -> None:
+    from tests.fixtures.wrong_cube import Cube
+
+    r = run("gradcheck", Cube)
+    assert r.status is Status.FAIL, r.summary
+    # One sample, one position per channel: hypothesis shrinks values, not the shape.
+    assert np.asarray(r.smallest_input).shape == (1, 4, 1), r.smallest_input

@@ -9,7 +9,7 @@ from torch.autograd.gradcheck import GradcheckError
 from torch.func import functional_call
 
 from verify import tolerances as tol
-from verify.checks._grad import EDGE_SHARE, first_line, sample_strategy, settings_label, steps
+from verify.checks._grad import EDGE_SHARE, first_line, sample_strategy, settings_label, smaller, steps
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.strategies import falsify, to_tensor
 from verify.subject import Subject
@@ -67,7 +67,7 @@ def check_param_grads(subject: Subject, ctx: Context) -> Outcome:
 
         found = falsify(sample_strategy(subject, params), prop, ctx.profile, 1.0 if i == 0 else EDGE_SHARE)
         if found is not None:
-            example, reason = found
+            example, reason = smaller(subject, *found, prop)
             worst = _worst_entry(fn, names, originals, to_tensor(example, torch.float64, ctx.device), at["eps"])
             if worst is None:
                 summary = f"{reason} ({settings_label(params)})"
