@@ -61,18 +61,24 @@ class Progress:
             self._live = None
 
     # -- what is shown ----------------------------------------------------------------
+    # The estimate counts as this many steps' worth of pace, or a quarter of the steps
+    # where that is more: a long phase's first step (the first compile in a process,
+    # seconds of one-time cost) must not set the ETA for the forty after it.
     PRIOR_STEPS = 2
+    PRIOR_SHARE = 0.25
 
     def eta_s(self) -> float | None:
         """Seconds left at the pace so far (the first steps of a run are few and may be
         unlike the rest: with an ``expected_s``, the estimate's pace is counted as
-        PRIOR_STEPS more steps); None before the first step without an estimate."""
+        PRIOR_STEPS more steps, or PRIOR_SHARE of them); None before the first step
+        without an estimate."""
         elapsed = time.perf_counter() - self.start
         steps = self.total * self.per_subject
         left = steps - self.done_checks
         if self.expected_s is not None:
-            prior = self.PRIOR_STEPS * self.expected_s / max(1, steps)
-            return max(0.0, (elapsed + prior) / (self.done_checks + self.PRIOR_STEPS) * left)
+            weight = max(self.PRIOR_STEPS, int(self.PRIOR_SHARE * steps))
+            prior = weight * self.expected_s / max(1, steps)
+            return max(0.0, (elapsed + prior) / (self.done_checks + weight) * left)
         if not self.done_checks:
             return None
         return max(0.0, elapsed / self.done_checks * left)
