@@ -44,6 +44,7 @@ from verify.analysis.kinkscan import kinks as kinks_of
 from verify.analysis.meanfield import Q_MAX, SIGMA_W2_GRID, MeanField
 from verify.analysis.memory import LiveMemory
 from verify.checks._edges import by_channel, call, evaluate, first_nonfinite_op, lay
+from verify.checks._grad import cut_from_graph
 from verify.checks._layout import channel_dependent
 from verify.checks.base import Context, Outcome, check, failed, one_thread, passed, skipped
 from verify.subject import Subject
@@ -64,6 +65,9 @@ def check_propagation(subject: Subject, ctx: Context) -> Outcome:
         return skipped(f"the domain ({lo:g}, {hi:g}) is not the real line: Gaussian pre-activations leave it")
     if len(subject.base_shape) < 2:
         return skipped("the subject takes only 1-d inputs; a layer of units needs a channel dimension")
+    cut = _cut(subject, ctx)
+    if cut is not None:
+        return skipped(f"{cut}: there is no backward signal to propagate (the gradient checks fail the cut)")
     opts = ctx.options.get("propagation", {})
     sw2 = float(opts.get("sigma_w2", tol.KAIMING_SIGMA_W2))
     sb2 = float(opts.get("sigma_b2", 0.0))
@@ -224,6 +228,17 @@ def _keeps_norm(chi1: float) -> bool:
 
 def _factor(chi1: float, depth: int) -> str:
     return f"a factor {math.exp(depth * math.log(chi1) / 2):.3g}" if 0.0 < chi1 < math.inf else f"chi_1 = {chi1}"
+
+
+def _cut(subject: Subject, ctx: Context) -> str | None:
+    """Why no gradient reaches the input at all (an output cut from its graph), or None."""
+    fn = subject.instance(torch.float64, ctx.device)
+    x = torch.linspace(-2, 2, int(torch.Size(subject.base_shape).numel()), dtype=torch.float64,
+                       device=ctx.device).reshape(subject.base_shape).requires_grad_()
+    y = fn(x.clone())
+    if isinstance(y, torch.Tensor) and not y.requires_grad:
+        return cut_from_graph(lambda t: fn(t.clone()), x, y)
+    return None
 
 
 def _sampler(subject: Subject) -> Any:

@@ -26,9 +26,14 @@ from verify.subject import Subject
 
 
 def _value_and_grad(fn: Any, x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    """f(x) and the gradient of <f(x), weight>; zero where autograd gives none (an output
+    cut from the input's graph: its gradient is zero, which a reference's is not, and
+    the gradient checks name the cut)."""
     x = x.detach().clone().requires_grad_()
     y = fn(x)
-    (g,) = torch.autograd.grad(y, x, grad_outputs=weight.to(y.dtype), allow_unused=True)
+    g = None
+    if y.requires_grad:
+        (g,) = torch.autograd.grad(y, x, grad_outputs=weight.to(y.dtype), allow_unused=True)
     if g is None:
         g = torch.zeros_like(x)
     return y.detach(), g.detach()
