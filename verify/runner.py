@@ -275,6 +275,11 @@ def run_check(subject: Subject, check: Check, ctx: Context, timeout_s: float | N
         outcome = Outcome(Status.ERROR, f"cannot call the subject: {exc}")
     except Exception as exc:
         outcome = error_outcome(exc)
+        if "where" in outcome.details and _runs_plainly(subject):
+            # Raised in the subject's own code on an input of this check, by a subject that
+            # runs on a plain one: its fault (a dtype it cannot take), judged, not an error.
+            outcome = replace(outcome, status=Status.FAIL,
+                              summary=f"the activation raises on an input of this check: {outcome.summary}")
     duration = time.perf_counter() - start
     findings = outcome.findings
     if changed:
@@ -345,6 +350,17 @@ _NOT_SUBJECT = (
     sysconfig.get_paths()["stdlib"] + os.sep,
 )
 SUBJECT_FRAMES = 3
+
+
+def _runs_plainly(subject: Subject) -> bool:
+    """Whether the subject gives a tensor for a plain float64 input of its layout."""
+    try:
+        with torch.no_grad():
+            y = subject.instance(torch.float64)(torch.linspace(-2, 2, int(torch.Size(subject.base_shape).numel()),
+                                                               dtype=torch.float64).reshape(subject.base_shape))
+    except Exception:  # it does not: the harness could not judge it
+        return False
+    return isinstance(y, torch.Tensor)
 
 
 def error_outcome(exc: BaseException) -> Outcome:
