@@ -41,8 +41,17 @@ class HalfView(Subject):
         return self.parent.param_settings(profile)
 
     @property
+    def variable(self) -> str:
+        """The half that varies: "a" or "b"."""
+        return HALVES[self.half]
+
+    @property
+    def held_text(self) -> str:
+        return f"with {HALVES[1 - self.half]} = {self.held:g}"
+
+    @property
     def label(self) -> str:
-        return f"{HALVES[self.half]} (with {HALVES[1 - self.half]} = {self.held:g})"
+        return f"{self.variable} ({self.held_text})"
 
 
 def half_view(subject: Subject, half: int, held: float = 1.0) -> HalfView:

@@ -103,10 +103,6 @@ class Layout:
         return moved
 
     # -- what it says ----------------------------------------------------------------
-    @property
-    def positionwise(self) -> bool:
-        return self.kind == "elementwise"
-
     def describe(self) -> str:
         where = "the last dimension" if self.dim == -1 and len(self.shape) > 1 else "dimension 1"
         if len(self.shape) == 1:

@@ -79,15 +79,15 @@ def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     # A gated subject is judged far from 0 one half at a time, the other held at 1.
     lines = [subject] if subject.not_positionwise is None else views(subject)
     for line in lines:
-        var = line.label if isinstance(line, HalfView) else "x"
+        var, held = (line.variable, f" ({line.held_text})") if isinstance(line, HalfView) else ("x", "")
         for params in settings:
             far = far_from_zero(line, ctx, params, required)
             if far is not None:
                 return failed(
-                    f"backward disagrees with finite differences far from 0, at {var.split(' ')[0]}={far['x']:.6g}"
-                    f"{' ' + var[var.index('('):] if '(' in var else ''} ({settings_label(params)}): autograd "
-                    f"{far['analytical']:.6g}, numerical {far['numerical']:.6g} (step {far['step']:.3g})",
-                    details={"params": params, "region": "far from 0", "variable": var, **far},
+                    f"backward disagrees with finite differences far from 0, at {var}={far['x']:.6g}{held} "
+                    f"({settings_label(params)}): autograd {far['analytical']:.6g}, numerical "
+                    f"{far['numerical']:.6g} (step {far['step']:.3g})",
+                    details={"params": params, "region": "far from 0", "variable": var + held, **far},
                     smallest_input=[far["x"]], findings=findings,
                 )
     if not lines:

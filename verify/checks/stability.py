@@ -128,8 +128,8 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
         by_setting.append({"params": params, "dtypes": records})
 
     halves = _gated_halves(subject, ctx, required) if subject.layout.kind == "gated" else []
-    for text, brk, name in halves:
-        failures.append((text, brk, name))
+    for half in halves:
+        failures.append((half.message, half.brk, half.dtype))
         failing.append(settings[0])
     details: dict[str, Any] = {"required_range": required, "dtypes": by_setting[0]["dtypes"]}
     if len(by_setting) > 1:
@@ -140,7 +140,7 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
         details["break"] = {"dtype": name, "x": brk.x, "what": brk.what, "value": brk.value}
         details["params"] = failing[0]
         dt = getattr(torch, name)
-        line = next((h.line for h in halves if h[1] is brk), subject)
+        line: Subject = next((h.line for h in halves if h.brk is brk), subject)
         cause = first_nonfinite_op(line.instance(dt, ctx.device, failing[0]),
                                    lay(line, torch.tensor([brk.x], dtype=torch.float64).to(ctx.device, dt)))
         details["cause"] = cause
@@ -155,10 +155,14 @@ def check_stability(subject: Subject, ctx: Context) -> Outcome:
     return passed(summary, details=details, findings=findings)
 
 
-class _HalfBreak(tuple):
-    """(message, break, dtype name) of a gated half's sweep, with the view it was found on."""
+@dataclass(frozen=True)
+class _HalfBreak:
+    """A gated half's sweep that broke: the message, the break, its dtype and the view."""
 
-    line: Any
+    message: str
+    brk: Break
+    dtype: str
+    line: Subject
 
 
 def _gated_halves(subject: Subject, ctx: Context, required: float) -> list[_HalfBreak]:
@@ -175,13 +179,10 @@ def _gated_halves(subject: Subject, ctx: Context, required: float) -> list[_Half
                 if not bad["count"]:
                     continue
                 kinds, xs = _describe_values(bad)
-                var = view.label.split(" ")[0]
                 first = bad["first"][0]
-                text = (f"{name}: {kinds} at {bad['count']} {name} values of {view.label} (first at {var} = {xs}), "
+                text = (f"{name}: {kinds} at {bad['count']} {name} values of {view.label} (first at {view.variable} = {xs}), "
                         f"where the subject's float64 value and gradient are finite in {name}")
-                item = _HalfBreak((text, Break(first["x"], first["what"], first["value"]), name))
-                item.line = view
-                found.append(item)
+                found.append(_HalfBreak(text, Break(first["x"], first["what"], first["value"]), name, view))
                 break  # one dtype per half and held value says it
     return found
 
