@@ -8,6 +8,8 @@ check's business.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -76,14 +78,33 @@ def tensors(
     avoid: Sequence[float] = (),
     large: float | None = None,
     untie: int | None = None,
+    margin: float = KINK_MARGIN,
 ) -> st.SearchStrategy[np.ndarray]:
-    """float64 arrays of ``shape`` with elements in [lo, hi], kept away from ``avoid``,
-    and (``untie``: an axis) with no two values of a vector along that axis close."""
+    """float64 arrays of ``shape`` with elements in [lo, hi], kept away from ``avoid``
+    (by ``margin`` where it is wider than the usual), and (``untie``: an axis) with no
+    two values of a vector along that axis close. The same arguments give the same
+    strategy object, so that :func:`falsify` draws its examples once."""
+    return _tensors(tuple(shape), lo, hi, tuple(sorted(avoid)), large, untie, margin)
+
+
+@functools.lru_cache(maxsize=256)
+def _tensors(shape: tuple[int, ...], lo: float, hi: float, avoid: tuple[float, ...], large: float | None,
+             untie: int | None, margin: float) -> st.SearchStrategy[np.ndarray]:
     lo, hi = _inside(lo, hi)
-    strat = arrays(np.float64, tuple(shape), elements=values(lo, hi, large))
+    strat = arrays(np.float64, shape, elements=values(lo, hi, large))
     # Untied first: pushing ties apart must not move a value back onto a kink.
     strat = strat.map(untied(untie)) if untie is not None else strat
-    return strat.map(away_from(avoid)) if avoid else strat
+    if not avoid:
+        return strat
+    strat = strat.map(away_from(avoid))
+    return strat.map(away_from(avoid, margin)) if margin > KINK_MARGIN else strat
+
+
+@functools.lru_cache(maxsize=256)
+def paired(strategy: st.SearchStrategy[T], options: tuple[Any, ...]) -> st.SearchStrategy[tuple[T, Any]]:
+    """Examples of ``strategy``, each with one of ``options`` (a dtype); the same
+    arguments give the same strategy object."""
+    return st.tuples(strategy, st.sampled_from(options))
 
 
 def _inside(lo: float, hi: float) -> tuple[float, float]:
@@ -105,26 +126,77 @@ def falsify(strategy: st.SearchStrategy[T], prop: Callable[[T], str | None], pro
     """Search for an example on which ``prop`` returns a reason to fail (``None`` means
     it holds). Returns the smallest failing example hypothesis shrinks to, with its
     reason, or ``None`` when every example holds. ``share`` scales the profile's
-    number of examples (a secondary search, such as one edge value of many)."""
-    failures: list[tuple[T, str]] = []
+    number of examples (a secondary search, such as one edge value of many).
+
+    ``prop`` first runs over the examples hypothesis draws for this strategy, drawn once
+    per process (:func:`drawn`); only one that fails there is searched by hypothesis
+    itself, which (derandomised) draws the same examples, finds the failure and
+    shrinks it."""
     base = hypothesis_settings(profile)
     chosen = base if share >= 1.0 else settings(base, max_examples=max(3, round(base.max_examples * share)))
+    first: tuple[T, str] | None = None
+    raised: Exception | None = None
+    try:
+        for example in drawn(strategy, chosen):
+            reason = prop(copy.deepcopy(example))  # a copy: a subject may write into its input
+            if reason:
+                first = (example, reason)
+                break
+        else:
+            return None
+    except Exception as exc:  # hypothesis finds the example again, shrinks it and raises
+        raised = exc
+    failures: list[tuple[T, str]] = []
 
-    @chosen
-    @given(strategy)
-    def search(example: T) -> None:
+    def body(example: T) -> None:
         reason = prop(example)
         if reason:
             failures.append((example, reason))
             raise AssertionError(reason)
 
     try:
-        search()
+        _hypothesis_run(strategy, chosen, body)
     except AssertionError:
         if failures:
             return failures[-1]  # hypothesis replays the shrunk example last
         raise
-    return None
+    # A random (not derandomised) search may miss what the drawn examples showed.
+    if raised is not None:
+        raise raised
+    return first
+
+
+# Examples hypothesis drew per (strategy, number of examples, derandomised), at most
+# DRAWN_KEPT strategies, for the searches of every check of every subject a process runs.
+_DRAWN: dict[tuple[Any, int, bool], list[Any]] = {}
+DRAWN_KEPT = 128
+
+
+def drawn(strategy: st.SearchStrategy[T], chosen: settings) -> list[T]:
+    """The examples hypothesis draws for ``strategy`` under ``chosen`` when every one
+    holds: the same in the same order as a search's (:func:`_hypothesis_run` is one
+    function, so a derandomised run is seeded alike), drawn once and kept. Strategies
+    that :func:`tensors` and :func:`paired` build are shared, so the checks of a subject
+    that search the same inputs draw them once."""
+    key = (strategy, chosen.max_examples, chosen.derandomize)
+    if key not in _DRAWN:
+        if len(_DRAWN) >= DRAWN_KEPT:
+            _DRAWN.clear()
+        examples: list[T] = []
+        _hypothesis_run(strategy, chosen, examples.append)
+        _DRAWN[key] = examples
+    return _DRAWN[key]
+
+
+def _hypothesis_run(strategy: st.SearchStrategy[T], chosen: settings, body: Callable[[T], None]) -> None:
+    """``body`` over the examples hypothesis draws (and shrinks, when one raises)."""
+
+    @chosen
+    @given(strategy)
+    def search(example: T) -> None:
+        body(example)
+
+    search()
 
 
 def to_tensor(a: Any, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> torch.Tensor:

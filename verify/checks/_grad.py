@@ -13,7 +13,7 @@ from verify import tolerances as tol
 from verify.analysis.kinkscan import kinks as kinks_of
 from verify.analysis.kinkscan import second_order_kinks
 from verify.analysis.precision import resolution
-from verify.strategies import away_from, domain_range, tensors
+from verify.strategies import domain_range, tensors
 from verify.subject import Subject
 
 
@@ -29,9 +29,8 @@ def sample_strategy(subject: Subject, params: dict[str, float] | None, batch: in
     shape = subject.shape(batch, length)
     # Ties within a vector are the kinks of a vector-valued function (maxout).
     untie = None if subject.layout.kind in ("elementwise", "gated") else (1 if len(shape) >= 2 else 0)
-    strategy = tensors(shape, lo, hi, avoid=avoid, large=large, untie=untie)
     margin = tol.KINK_MARGIN_AT[resolution(subject, params)]
-    return strategy.map(away_from(avoid, margin)) if avoid and margin > tol.KINK_MARGIN else strategy
+    return tensors(shape, lo, hi, avoid=avoid, large=large, untie=untie, margin=margin)
 
 
 def steps(subject: Subject, ctx: Any, params: dict[str, float] | None = None) -> dict[str, float]:

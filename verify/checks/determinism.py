@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from hypothesis import strategies as st
 from torch import Tensor
 
 from verify import tolerances as tol
@@ -33,7 +32,7 @@ from verify.checks._layout import (
     worst,
 )
 from verify.checks.base import Context, Outcome, check, failed, passed
-from verify.strategies import domain_range, to_tensor
+from verify.strategies import domain_range, paired, to_tensor
 from verify.subject import Subject
 
 DTYPES = (torch.float64, torch.float32)
@@ -51,7 +50,7 @@ def check_determinism(subject: Subject, ctx: Context) -> Outcome:
         a, dt = example
         return _differs(subject, fns[dt], to_tensor(a, dt, ctx.device))
 
-    found = search(st.tuples(sample_strategy(subject, None), st.sampled_from(DTYPES)), first_problem, ctx.profile,
+    found = search(paired(sample_strategy(subject, None), tuple(DTYPES)), first_problem, ctx.profile,
                    (probe_input(subject), DTYPES[0]))
     details: dict[str, Any] = {"dtypes": [dtype_name(dt) for dt in DTYPES], "repeats": tol.DETERMINISM_REPEATS}
     if found is not None:

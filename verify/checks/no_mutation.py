@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from hypothesis import strategies as st
 from torch import Tensor
 
 from verify.checks._grad import sample_strategy
@@ -36,7 +35,7 @@ from verify.checks._layout import (
     worst,
 )
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
-from verify.strategies import to_tensor
+from verify.strategies import paired, to_tensor
 from verify.subject import Subject
 
 
@@ -58,7 +57,7 @@ def check_no_mutation(subject: Subject, ctx: Context) -> Outcome:
             return None
         return f"{dtype_name(dt)}: {problem[0]}", {"dtype": dtype_name(dt), **problem[1]}
 
-    found = search(st.tuples(sample_strategy(subject, None), st.sampled_from(dtypes)), first_problem, ctx.profile,
+    found = search(paired(sample_strategy(subject, None), tuple(dtypes)), first_problem, ctx.profile,
                    (probe_input(subject), dtypes[0]))
     details: dict[str, Any] = {"dtypes": [dtype_name(dt) for dt in dtypes]}
     if note:
