@@ -1,5 +1,5 @@
 import sys
 
-from verify.cli import main
+from verify.cli import run
 
-sys.exit(main())
+sys.exit(run())
