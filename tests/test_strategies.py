@@ -24,7 +24,7 @@ def test_the_same_arguments_give_the_same_strategy():
 
 
 def test_a_holding_search_sees_the_examples_hypothesis_draws_for_it(monkeypatch):
-    strategy = S.tensors((2, 4, 3), -8, 8, avoid=(0.0,))
+    strategy = S.tensors((2, 4, 3), -8, 8)
     by_hypothesis: list[np.ndarray] = []
     S._hypothesis_run(strategy, hypothesis_settings("ci"), by_hypothesis.append)
     seen: list[np.ndarray] = []
@@ -39,6 +39,42 @@ def test_a_holding_search_sees_the_examples_hypothesis_draws_for_it(monkeypatch)
     again: list[np.ndarray] = []
     assert S.falsify(strategy, lambda a: again.append(a), "ci") is None
     assert all(np.array_equal(a, b) for a, b in zip(again, seen, strict=True))
+
+MAPPED = {
+    "pushed off kinks": lambda: S.tensors((2, 4, 4), -8, 8, avoid=(0.0, 1.0), large=1e4),
+    "with a wider margin": lambda: S.tensors((2, 4, 3), -8, 8, avoid=(-1.0,), margin=0.05),
+    "untied": lambda: S.tensors((2, 4, 3), -8, 8, untie=1),
+    "untied and pushed": lambda: S.tensors((2, 4, 3), -8, 8, avoid=(0.0,), untie=1),
+    "paired": lambda: S.paired(S.tensors((2, 4, 3), -8, 8, avoid=(0.0,)), ("a", "b", "c")),
+}
+
+
+@pytest.mark.parametrize("make", MAPPED.values(), ids=MAPPED.keys())
+def test_a_mapped_strategy_is_searched_as_its_base_mapped(make):
+    # Subjects whose inputs differ only in the kinks they avoid share their base's draw.
+    strategy = make()
+    base, post = S._MAPPED[strategy]
+    seen: list[object] = []
+    assert S.falsify(strategy, seen.append, "ci") is None
+    from_base = [post(e) for e in S.drawn(base, hypothesis_settings("ci"))]
+    assert len(seen) == len(from_base) == hypothesis_settings("ci").max_examples
+
+    def values(e: object) -> np.ndarray:
+        return np.asarray(e[0] if isinstance(e, tuple) else e)
+
+    assert all(np.array_equal(values(a), values(b)) for a, b in zip(seen, from_base, strict=True))
+
+
+def test_a_search_of_inputs_pushed_off_kinks_sees_and_shrinks_to_pushed_inputs():
+    strategy = S.tensors((2, 4, 3), -8, 8, avoid=(0.0, 2.0), margin=0.05)
+    seen: list[np.ndarray] = []
+    assert S.falsify(strategy, seen.append, "ci") is None
+    assert all(float(np.abs(a - k).min()) >= 0.05 for a in seen for k in (0.0, 2.0))
+    found = S.falsify(strategy, lambda a: "big" if float(np.abs(a).max()) > 3 else None, "ci")
+    assert found is not None
+    assert 3 < float(np.abs(found[0]).max()) <= 4
+    assert all(float(np.abs(found[0] - k).min()) >= 0.05 for k in (0.0, 2.0))
+
 
 def test_a_failure_is_found_and_shrunk_by_hypothesis():
     strategy = S.tensors((2, 4, 3), -8, 8)

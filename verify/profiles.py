@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROFILES = ("quick", "ci", "thorough")
 DEFAULT_PROFILE = "ci"
@@ -18,6 +18,9 @@ _common: dict[str, Any] = {
     "database": None,  # never write .hypothesis/ into a user's folder
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     "print_blob": False,
+    # Not the explain phase: it runs the shrunk failure again and again (a second for a
+    # gradgradcheck) to annotate hypothesis's report, and the checks write their own.
+    "phases": (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
 }
 settings.register_profile("verify-quick", max_examples=6, derandomize=True, **_common)
 settings.register_profile("verify-ci", max_examples=20, derandomize=True, **_common)

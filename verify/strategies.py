@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -90,21 +91,52 @@ def tensors(
 @functools.lru_cache(maxsize=256)
 def _tensors(shape: tuple[int, ...], lo: float, hi: float, avoid: tuple[float, ...], large: float | None,
              untie: int | None, margin: float) -> st.SearchStrategy[np.ndarray]:
-    lo, hi = _inside(lo, hi)
-    strat = arrays(np.float64, shape, elements=values(lo, hi, large))
+    base = _arrays(shape, *_inside(lo, hi), large)
     # Untied first: pushing ties apart must not move a value back onto a kink.
-    strat = strat.map(untied(untie)) if untie is not None else strat
-    if not avoid:
-        return strat
-    strat = strat.map(away_from(avoid))
-    return strat.map(away_from(avoid, margin)) if margin > KINK_MARGIN else strat
+    pushes = [untied(untie)] if untie is not None else []
+    if avoid:
+        pushes.append(away_from(avoid))
+        if margin > KINK_MARGIN:
+            pushes.append(away_from(avoid, margin))
+    strat = base
+    for push in pushes:
+        strat = strat.map(push)
+    if pushes:
+        _MAPPED[strat] = (base, functools.partial(_pushed, pushes))
+    return strat
+
+
+@functools.lru_cache(maxsize=64)
+def _arrays(shape: tuple[int, ...], lo: float, hi: float, large: float | None) -> st.SearchStrategy[np.ndarray]:
+    return arrays(np.float64, shape, elements=values(lo, hi, large))
+
+
+def _pushed(pushes: Sequence[Callable[[np.ndarray], np.ndarray]], a: np.ndarray) -> np.ndarray:
+    for push in pushes:
+        a = push(a)
+    return a
 
 
 @functools.lru_cache(maxsize=256)
 def paired(strategy: st.SearchStrategy[T], options: tuple[Any, ...]) -> st.SearchStrategy[tuple[T, Any]]:
     """Examples of ``strategy``, each with one of ``options`` (a dtype); the same
     arguments give the same strategy object."""
-    return st.tuples(strategy, st.sampled_from(options))
+    pair = st.tuples(strategy, st.sampled_from(options))
+    if strategy in _MAPPED:
+        base, post = _MAPPED[strategy]
+        _MAPPED[pair] = (paired(base, options), functools.partial(_first_mapped, post))
+    return pair
+
+
+def _first_mapped(post: Callable[[Any], Any], example: tuple[Any, Any]) -> tuple[Any, Any]:
+    return post(example[0]), example[1]
+
+
+# A strategy that is another's examples mapped (pushed off kinks, untied), with that
+# other one and the map: :func:`falsify` searches the other one and maps each example,
+# so that subjects with different kinks share one draw.
+_MAPPED: weakref.WeakKeyDictionary[st.SearchStrategy[Any], tuple[st.SearchStrategy[Any], Callable[[Any], Any]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _inside(lo: float, hi: float) -> tuple[float, float]:
@@ -131,14 +163,17 @@ def falsify(strategy: st.SearchStrategy[T], prop: Callable[[T], str | None], pro
     ``prop`` first runs over the examples hypothesis draws for this strategy, drawn once
     per process (:func:`drawn`); only one that fails there is searched by hypothesis
     itself, which (derandomised) draws the same examples, finds the failure and
-    shrinks it."""
+    shrinks it. A strategy that maps another's examples (:data:`_MAPPED`: pushed off
+    kinks, untied) is searched as that other one, mapped."""
     base = hypothesis_settings(profile)
     chosen = base if share >= 1.0 else settings(base, max_examples=max(3, round(base.max_examples * share)))
+    root, post = _MAPPED.get(strategy, (strategy, _same))
     first: tuple[T, str] | None = None
     raised: Exception | None = None
     try:
-        for example in drawn(strategy, chosen):
-            reason = prop(copy.deepcopy(example))  # a copy: a subject may write into its input
+        for drawn_example in drawn(root, chosen):
+            example = post(copy.deepcopy(drawn_example))  # a copy: a subject may write into its input
+            reason = prop(example)
             if reason:
                 first = (example, reason)
                 break
@@ -148,14 +183,15 @@ def falsify(strategy: st.SearchStrategy[T], prop: Callable[[T], str | None], pro
         raised = exc
     failures: list[tuple[T, str]] = []
 
-    def body(example: T) -> None:
+    def body(drawn_example: Any) -> None:
+        example = post(drawn_example)
         reason = prop(example)
         if reason:
             failures.append((example, reason))
             raise AssertionError(reason)
 
     try:
-        _hypothesis_run(strategy, chosen, body)
+        _hypothesis_run(root, chosen, body)
     except AssertionError:
         if failures:
             return failures[-1]  # hypothesis replays the shrunk example last
@@ -164,6 +200,10 @@ def falsify(strategy: st.SearchStrategy[T], prop: Callable[[T], str | None], pro
     if raised is not None:
         raise raised
     return first
+
+
+def _same(example: T) -> T:
+    return example
 
 
 # Examples hypothesis drew per (strategy, number of examples, derandomised), at most
@@ -177,13 +217,14 @@ def drawn(strategy: st.SearchStrategy[T], chosen: settings) -> list[T]:
     holds: the same in the same order as a search's (:func:`_hypothesis_run` is one
     function, so a derandomised run is seeded alike), drawn once and kept. Strategies
     that :func:`tensors` and :func:`paired` build are shared, so the checks of a subject
-    that search the same inputs draw them once."""
+    that search the same inputs draw them once (and, as :func:`falsify` maps a base's
+    examples, so do subjects whose inputs differ only in the kinks they avoid)."""
     key = (strategy, chosen.max_examples, chosen.derandomize)
     if key not in _DRAWN:
-        if len(_DRAWN) >= DRAWN_KEPT:
-            _DRAWN.clear()
         examples: list[T] = []
         _hypothesis_run(strategy, chosen, examples.append)
+        if len(_DRAWN) >= DRAWN_KEPT:
+            _DRAWN.clear()
         _DRAWN[key] = examples
     return _DRAWN[key]
 
