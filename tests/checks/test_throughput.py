@@ -68,7 +68,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
         return {"median_s": 1e-3 * calls["n"], "iqr_s": 0.0, "runs": 1}
 
     monkeypatch.setattr(F, "silu", counting_silu)
-    monkeypatch.setattr("verify.checks.throughput.measure", measure)
+    monkeypatch.setattr("verify.analysis.bench.measure", measure)
 
 
 def test_a_missed_budget_fails(clock: None) -> None:

@@ -99,6 +99,7 @@ class MeanField:
         self._dphi2 = self.dphi**2
         self._dphi2_at_0 = (dphi0[0] ** 2 + dphi0[1] ** 2) / 2
         grid = np.logspace(math.log10(Q_MIN), math.log10(Q_MAX), round(math.log10(Q_MAX / Q_MIN) * Q_GRID_PER_DECADE) + 1)
+        self._half_x2 = -(rule.x**2) / 2
         self._grid = grid
         self._grid_second = self._second_moments(grid)
 
@@ -114,10 +115,9 @@ class MeanField:
         """Rule weights times the N(0, q) density, or times its derivative in q, one row
         per q."""
         q = np.asarray(q, dtype=np.float64).reshape(-1, 1)
-        x = self.rule.x
-        pdf = np.exp(-(x**2) / (2 * q)) / np.sqrt(2 * np.pi * q)
+        pdf = np.exp(self._half_x2 / q) / np.sqrt(2 * np.pi * q)
         if d_dq:
-            pdf = pdf * (x**2 - q) / (2 * q**2)
+            pdf = pdf * (-2 * self._half_x2 - q) / (2 * q**2)
         return self.rule.w * pdf
 
     def expect(self, g: np.ndarray, q: float | np.ndarray, d_dq: bool = False) -> np.ndarray:
@@ -125,6 +125,8 @@ class MeanField:
         derivative in q. Nodes where the density underflows to 0 add nothing, even where g
         is infinite there (an exponential far out in the tail)."""
         wp = self._weights(np.atleast_1d(q), d_dq)
+        if np.isfinite(g).all():
+            return wp @ g
         with np.errstate(invalid="ignore", over="ignore"):
             terms = np.where(wp != 0, wp * g, 0.0)
         return terms.sum(axis=1)

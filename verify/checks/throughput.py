@@ -8,7 +8,6 @@ import time
 
 import torch
 
-from verify.analysis.bench import measure, workload
 from verify.checks.base import Context, Outcome, check, failed, passed, skipped
 from verify.subject import Subject
 
@@ -28,6 +27,10 @@ def check_throughput(subject: Subject, ctx: Context) -> Outcome:
         return skipped("no throughput budget declared (see python -m verify bench for the numbers)")
     if spec.builtin is None:
         return skipped("a throughput budget needs a built-in to compare with")
+    # Imported here: torch.utils.benchmark costs every run a twentieth of a second at
+    # start-up, and the check runs only with --only throughput.
+    from verify.analysis.bench import measure, workload
+
     budget = spec.throughput
     times = {}
     started = time.perf_counter()
