@@ -6,6 +6,7 @@ layouts of one input (non-contiguous, channels-last).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -96,8 +97,14 @@ def upstream_grad(shape: Sequence[int], dtype: torch.dtype, device: str | torch.
     """An incoming gradient in [0.5, 1.5) from a fixed seed. Drawn in float64 and
     rounded once, it uses the whole mantissa of ``dtype``: a product with it is exactly
     representable in a narrower dtype only by a chance of about 2**-16 per element."""
+    # A copy: a backward may write into its incoming gradient.
+    return _upstream_grad(tuple(shape), dtype, str(device), seed).clone()
+
+
+@functools.lru_cache(maxsize=64)
+def _upstream_grad(shape: tuple[int, ...], dtype: torch.dtype, device: str, seed: int) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
-    return (torch.rand(tuple(shape), generator=gen, dtype=torch.float64) + 0.5).to(device=device, dtype=dtype)
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5).to(device=device, dtype=dtype)
 
 
 def value_and_grads(fn: Fn, x: Tensor, params: Sequence[Tensor] = (), gy: Tensor | None = None,

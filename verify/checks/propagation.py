@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -346,34 +347,64 @@ def depth_experiment(subject: Subject, device: str, q0: float, sigma_w2: float, 
     fn = subject.instance(torch.float32, device)
     for _, p in subject.parameters(fn):
         p.requires_grad_(False)  # only input gradients are followed
-    gen = torch.Generator().manual_seed(seed)
+    z = _normals(seed, depth, width, batch)
 
-    def draw(*shape: int, std: float, g: torch.Generator = gen) -> Tensor:
-        return (torch.randn(shape, generator=g, dtype=torch.float32) * std).to(device)
+    def draw(z: Tensor, std: float) -> Tensor:
+        return (z * std).to(device)
 
     phi = _layer(subject, fn, batch * width)
     std_w = math.sqrt(sigma_w2 / width)
-    h = draw(batch, width, std=math.sqrt(q0))
+    h = draw(z.h, std=math.sqrt(q0))
     layers: list[tuple[Tensor, Tensor, Tensor]] = []
-    for _ in range(depth):
-        w = draw(width, width, std=std_w)
-        b = draw(width, std=math.sqrt(sigma_b2))
+    for i in range(depth):
+        w = draw(z.w[i], std=std_w)
+        b = draw(z.b[i], std=math.sqrt(sigma_b2))
         leaf = h.detach().requires_grad_()
         with torch.enable_grad():
             a = phi(leaf)
         layers.append((leaf, a, w))
         h = a.detach() @ w.T + b
-    top = draw(batch, width, std=1.0)
-    fresh = torch.Generator().manual_seed(seed + 1)
+    top = draw(z.top, std=1.0)
     ratios = []
     for tied in (True, False):
         delta = top / top.norm(dim=1, keepdim=True)
         log_ratio = torch.zeros(batch, dtype=torch.float64, device=device)
-        for leaf, a, w in reversed(layers):
-            w = w if tied else draw(width, width, std=std_w, g=fresh)
+        for i, (leaf, a, w) in enumerate(reversed(layers)):
+            w = w if tied else draw(z.fresh[i], std=std_w)
             (g,) = torch.autograd.grad(a, leaf, delta @ w, retain_graph=tied)
             norm = g.norm(dim=1, keepdim=True)
             log_ratio += norm.double().log().flatten()
             delta = g / norm
         ratios.append(float(log_ratio.mean()))
     return ratios[0], ratios[1]
+
+
+@dataclass(frozen=True)
+class _Normals:
+    """The standard normal draws of a depth experiment, in the order they are drawn:
+    the inputs, each layer's weights and biases, the gradient at the top (from ``seed``),
+    and the fresh weights of the untied backward pass, top layer first (from ``seed`` + 1)."""
+
+    h: Tensor
+    w: list[Tensor]
+    b: list[Tensor]
+    top: Tensor
+    fresh: list[Tensor]
+
+
+@functools.lru_cache(maxsize=1)
+def _normals(seed: int, depth: int, width: int, batch: int) -> _Normals:
+    """Drawn once a process for every subject with this experiment (a fixed seed): the
+    same numbers, without a fifth of the experiment's time spent drawing them again."""
+    gen, fresh = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+
+    def draw(*shape: int, g: torch.Generator = gen) -> Tensor:
+        return torch.randn(shape, generator=g, dtype=torch.float32)
+
+    h = draw(batch, width)
+    w, b = [], []
+    for _ in range(depth):
+        w.append(draw(width, width))
+        b.append(draw(width))
+    top = draw(batch, width)
+    return _Normals(h, w, b, top, [draw(width, width, g=fresh) for _ in range(depth)])
