@@ -13,6 +13,8 @@ shared: only ratios and medians measured together mean anything):
 2. One activation with ``--jobs 1``: the wall time, the interpreter's import of
    ``verify.cli`` (torch, numpy and the rest), and each check's own time from the
    results JSON; what is left is worker start and the parent's own work.
+   With ``--each``, every registered activation once with the default command line
+   (a subject's checks shared out among the cores): the median wall time.
 3. A zoo of 72 third-party classes (``benchmarks/zoo/zoo72.py``) with ``--jobs N``:
    seconds per subject.
 """
@@ -105,6 +107,17 @@ def one_activation(name: str, runs: int) -> None:
         print(f"     {cid:<15} {statistics.median(ts):6.3f} s")
 
 
+def each_activation() -> None:
+    """Every registered activation once, with the default command line (its checks
+    shared out among the cores): the median wall time, and the fastest and slowest."""
+    names = subprocess.run([sys.executable, "-c", "import acts; print(' '.join(acts.names()))"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    walls = {n: timed([sys.executable, "-m", "verify", "check", n, "-q"])[0] for n in names}
+    fast, slow = min(walls, key=walls.__getitem__), max(walls, key=walls.__getitem__)
+    print(f"2b. one activation, default command line, each of the {len(names)} registered once: median "
+          f"{statistics.median(walls.values()):.2f} s ({walls[fast]:.2f} s {fast} to {walls[slow]:.2f} s {slow})")
+
+
 def zoo(jobs: int) -> None:
     out = Path(tempfile.mkdtemp()) / "z.json"
     wall, _, _ = timed([sys.executable, "-m", "verify", "check", "benchmarks/zoo/zoo72.py", "--jobs", str(jobs),
@@ -119,10 +132,13 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--activation", default="silu")
     p.add_argument("--skip-zoo", action="store_true")
+    p.add_argument("--each", action="store_true", help="also every registered activation once (2b)")
     args = p.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
     gate_vs_plain(args.pairs, args.jobs)
     one_activation(args.activation, args.pairs)
+    if args.each:
+        each_activation()
     if not args.skip_zoo:
         zoo(args.jobs)
 

@@ -383,7 +383,15 @@ def gate(args: argparse.Namespace, ctx: Any,
     import acts
     from verify.ci import expand
     from verify.progress import Progress
-    from verify.runner import Job, Pool, default_memory_limit, error_subject, select_checks, time_limit_s
+    from verify.runner import (
+        Job,
+        Pool,
+        default_memory_limit,
+        error_subject,
+        select_checks,
+        share_out,
+        time_limit_s,
+    )
 
     checks = select_checks(args.only, args.skip, ctx.profile)
     if not checks:  # a gate that ran nothing has passed nothing
@@ -442,9 +450,8 @@ def gate(args: argparse.Namespace, ctx: Any,
             # checks are shared out among the idle workers and joined again.
             split = max(1, min(len(checks), jobs // max(1, len(todo))))
             work = []
+            groups = share_out(checks, split)
             for i, name, target in todo:
-                ids = [c.id for c in checks]
-                groups = [tuple(ids[k::split]) for k in range(split)]
                 expected[i] = len(groups)
                 work += [Job(i, name, target, g, ctx, args.init, args.timeout, _params(args)) for g in groups]
             pool.run(work, finished, checking)

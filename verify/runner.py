@@ -75,6 +75,18 @@ def select_checks(only: Sequence[str] | None = None, skip: Sequence[str] = (), p
     return chosen
 
 
+def share_out(checks: Sequence[Check], parts: int) -> list[tuple[str, ...]]:
+    """One subject's checks in ``parts`` groups of about equal typical cost
+    (:attr:`Check.cost_s`; the costliest placed first, each where the least is), each in
+    the public order, none empty: for idle workers to run side by side."""
+    parts = max(1, min(parts, len(checks)))
+    groups: list[list[Check]] = [[] for _ in range(parts)]
+    for c in sorted(checks, key=lambda c: -c.cost_s):
+        min(groups, key=lambda g: (sum(x.cost_s for x in g), len(g))).append(c)
+    rank = {c.id: n for n, c in enumerate(checks)}
+    return [tuple(sorted((c.id for c in g), key=rank.__getitem__)) for g in groups]
+
+
 def time_limit_s(ctx: Context, timeout_s: float | None) -> float:
     """One check's limit: the user's ``--timeout``, else the profile's."""
     return timeout_s if timeout_s is not None else CHECK_TIMEOUT_S.get(ctx.profile, CHECK_TIMEOUT_S["ci"])
@@ -538,14 +550,15 @@ class Pool:
 
 
 def warm_torch() -> None:
-    """torch's one-time costs of a process, paid here once before the workers fork, not
-    once in each of them: the first ``autograd.grad`` imports torch's symbolic-shape
-    machinery (sympy, about a second of CPU), and the first forward-mode and gradcheck
-    calls load theirs. Tensors of two elements: no thread pool starts."""
+    """torch's one-time costs that every worker pays, paid here once before they fork:
+    the first ``autograd.grad`` with an incoming gradient imports torch's symbolic-shape
+    machinery (sympy, a third of a second), and the first gradcheck loads its own.
+    Forward mode's (its decompositions, and dynamo, torch's compiler, at the first
+    forward-mode ``torch.where``: most of a second) is left to the worker that runs
+    `forward_ad`: where one subject's checks are shared out, the others need not wait.
+    Tensors of two elements: no thread pool starts."""
     x = torch.ones(2, dtype=torch.float64, requires_grad=True)
     torch.autograd.gradcheck(torch.sin, (x,), fast_mode=True)
-    with torch.autograd.forward_ad.dual_level():
-        torch.autograd.forward_ad.unpack_dual(torch.sin(torch.autograd.forward_ad.make_dual(x.detach(), x.detach())))
 
 
 def _start_method() -> str:

@@ -50,25 +50,32 @@ def skipped(reason: str, details: dict[str, Any] | None = None) -> Outcome:
 
 CheckFn = Callable[[Subject, Context], Outcome]
 
+# What a check that declares no cost is taken to cost (see Check.cost_s).
+DEFAULT_COST_S = 0.03
+
 
 @dataclass(frozen=True)
 class Check:
     id: str
     fn: CheckFn
     doc: str
+    # Its typical seconds on a plain activation in a fresh worker (2-core machine,
+    # benchmarks/verdict_speed.py): how the runner shares one subject's checks out among
+    # idle workers so that they finish together. A guide, never a limit.
+    cost_s: float = DEFAULT_COST_S
 
 
 CHECKS: dict[str, Check] = {}
 
 
-def check(check_id: str) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function under its stable id."""
+def check(check_id: str, cost_s: float = DEFAULT_COST_S) -> Callable[[CheckFn], CheckFn]:
+    """Register a check function under its stable id (``cost_s``: see :class:`Check`)."""
 
     def register(fn: CheckFn) -> CheckFn:
         if check_id in CHECKS:
             raise ValueError(f"check id {check_id!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        CHECKS[check_id] = Check(check_id, fn, doc)
+        CHECKS[check_id] = Check(check_id, fn, doc, cost_s)
         return fn
 
     return register

@@ -49,7 +49,7 @@ from verify.subject import Subject
 DTYPE = torch.float64
 
 
-@check("elementwise")
+@check("elementwise", cost_s=0.1)
 def check_elementwise(subject: Subject, ctx: Context) -> Outcome:
     """Each output position depends only on the same input position, by one shared function."""
     layout = subject.layout

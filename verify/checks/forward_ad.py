@@ -46,7 +46,9 @@ def _judge(fn: Any, x: torch.Tensor, eps: float, atol: float, rtol: float) -> st
     return None
 
 
-@check("forward_ad")
+# Most of its cost is torch's, once a process: forward mode's decompositions (0.2 s) and,
+# at the first forward-mode torch.where, its compiler front end, dynamo (0.6 s).
+@check("forward_ad", cost_s=0.9)
 def check_forward_ad(subject: Subject, ctx: Context) -> Outcome:
     """Forward-mode AD against finite differences where it is supported."""
     if subject.has_custom_jvp is False:

@@ -45,7 +45,8 @@ def _judge(fn: Any, x: torch.Tensor, eps: float, atol: float, rtol: float) -> st
     return None
 
 
-@check("gradcheck")
+# A subject's first check: it draws the inputs and scans for the kinks the others reuse.
+@check("gradcheck", cost_s=0.2)
 def check_gradcheck(subject: Subject, ctx: Context) -> Outcome:
     """float64 gradcheck with respect to the input, at drawn points away from kinks, at
     the resolution the subject computes float64 inputs at (reported here: this check owns

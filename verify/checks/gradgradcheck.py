@@ -53,7 +53,7 @@ def _judge(fn: Any, x: torch.Tensor, eps: float, atol: float, rtol: float) -> st
     return None
 
 
-@check("gradgradcheck")
+@check("gradgradcheck", cost_s=0.2)
 def check_gradgradcheck(subject: Subject, ctx: Context) -> Outcome:
     """float64 gradgradcheck: a backward built from detached tensors fails here."""
     if subject.once_differentiable:

@@ -60,7 +60,7 @@ class Layout:
     may_refuse: bool = False
 
 
-@check("preserves")
+@check("preserves", cost_s=0.15)
 def check_preserves(subject: Subject, ctx: Context) -> Outcome:
     """Output shape, dtype, device and the input gradient's dtype follow the input, on every layout."""
     # A vector-valued subject that keeps the shape (softmax) is judged too; its outputs

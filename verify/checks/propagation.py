@@ -56,7 +56,7 @@ TORCH_GAIN_NAMES = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu"
                     "leaky_relu": "leaky_relu", "leakyrelu": "leaky_relu"}
 
 
-@check("propagation")
+@check("propagation", cost_s=0.3)
 def check_propagation(subject: Subject, ctx: Context) -> Outcome:
     """Mean-field chi_1, edge of chaos and init gain, confirmed by a deep MLP."""
     if subject.not_positionwise is not None:

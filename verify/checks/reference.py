@@ -90,7 +90,7 @@ def _excess(got: Tensor, truth: Tensor, naive: Tensor | None, dtype: torch.dtype
     return err - allowed
 
 
-@check("reference")
+@check("reference", cost_s=0.2)
 def check_reference(subject: Subject, ctx: Context) -> Outcome:
     """Forward and input gradient against the reference formula, per dtype."""
     spec = subject.spec

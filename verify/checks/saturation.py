@@ -52,7 +52,7 @@ KINDS = ("vanishing", "exploding", "zero", "nonfinite")
 _CAP = 50.0
 
 
-@check("saturation")
+@check("saturation", cost_s=0.05)
 def check_saturation(subject: Subject, ctx: Context) -> Outcome:
     """Vanishing, exploding, exactly-zero and non-finite gradient regions per dtype; dead fractions."""
     if subject.layout.kind == "gated":
