@@ -10,7 +10,6 @@ subject does reaches this process.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import os
@@ -263,16 +262,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-def run() -> int:
-    """``verify`` and ``python -m verify``: :func:`main`, then the interpreter's exit made
-    cheap. Its last garbage collection walks every object torch, sympy and scipy built
-    on import (a third of a second) to free nothing a finished run needs; frozen, they
-    are left to the process's end."""
-    code = main()
-    gc.freeze()
-    return code
 
 
 def _main_thread() -> bool:
