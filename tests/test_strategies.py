@@ -110,3 +110,11 @@ def test_a_share_of_the_examples_is_its_own_draw():
     few: list[np.ndarray] = []
     S.falsify(strategy, few.append, "ci", share=0.2)
     assert len(few) == round(hypothesis_settings("ci").max_examples * 0.2)
+
+
+def test_a_random_profile_finds_what_its_drawn_examples_show():
+    # thorough is not derandomised: hypothesis's own search draws afresh, and a failure the
+    # kept examples showed is still reported, shrunk or not.
+    strategy = S.tensors((2, 4, 3), -8, 8)
+    found = S.falsify(strategy, lambda a: "big" if float(np.abs(a).max()) > 7.9 else None, "thorough")
+    assert found is not None and found[1] == "big" and float(np.abs(found[0]).max()) > 7.9
